@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mediavec/mediavec/analyze"
+	"github.com/mediavec/mediavec/decode"
+	"github.com/mediavec/mediavec/encoders"
+	"github.com/mediavec/mediavec/index"
+	"github.com/mediavec/mediavec/queue"
+	"github.com/mediavec/mediavec/search"
+	"github.com/mediavec/mediavec/worker"
+)
+
+// stackConfig is everything `mediavec up` runs with.
+type stackConfig struct {
+	DataDir    string // JetStream store, index; defaults to ./.mediavec
+	HTTPAddr   string // API listen address; defaults to 127.0.0.1:8080
+	NATSListen string // NATS listen address; defaults to 127.0.0.1:4222
+	Workers    int    // jobs in flight; 0 runs no worker (API and queue only)
+	ModelsDir  string
+	ORTLib     string
+	Roots      []string // when set, the only directories sources may be read from
+	Decode     decode.Config
+	Worker     worker.Config
+	Topology   queue.Topology
+	Logger     *slog.Logger
+}
+
+// stack is a running `mediavec up`.
+type stack struct {
+	cfg      stackConfig
+	lock     *os.File
+	nats     *queue.Embedded
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	statuses *queue.Statuses
+	idx      *index.Embedded
+	speech   *encoders.Speech
+	http     *http.Server
+	httpURL  string
+	workers  sync.WaitGroup
+	stop     context.CancelFunc
+	closers  []func()
+}
+
+// startStack starts everything and returns once the API answers. On error,
+// whatever was started is stopped again.
+func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
+	if cfg.DataDir == "" {
+		cfg.DataDir = ".mediavec"
+	}
+	if cfg.HTTPAddr == "" {
+		cfg.HTTPAddr = "127.0.0.1:8080"
+	}
+	if cfg.NATSListen == "" {
+		cfg.NATSListen = "127.0.0.1:4222"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	cfg.Decode.Roots = cfg.Roots
+	s := &stack{cfg: cfg}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+
+	// Models first: a missing or corrupt model fails here, not at the
+	// first job.
+	for _, m := range encoders.Manifest {
+		if err := m.Verify(cfg.ModelsDir); err != nil {
+			return nil, err
+		}
+	}
+	if err := encoders.InitRuntime(cfg.ORTLib); err != nil {
+		return nil, err
+	}
+	s.speech, err = encoders.LoadSpeech(cfg.ModelsDir, encoders.SessionConfig{})
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, func() { s.speech.Close() })
+
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	if s.lock, err = lockDataDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, func() { s.lock.Close() })
+
+	host, portStr, err := net.SplitHostPort(cfg.NATSListen)
+	if err != nil {
+		return nil, fmt.Errorf("nats listen address %q: %w", cfg.NATSListen, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("nats listen address %q: %w", cfg.NATSListen, err)
+	}
+	if port == 0 {
+		port = -1 // any free port
+	}
+	s.nats, err = queue.StartEmbedded(queue.EmbeddedConfig{StoreDir: filepath.Join(cfg.DataDir, "jetstream"), Host: host, Port: port})
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.nats.Shutdown)
+
+	s.nc, err = nats.Connect(s.nats.ClientURL(), nats.Name("mediavec up"), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, fmt.Errorf("connect to embedded nats: %w", err)
+	}
+	s.closers = append(s.closers, s.nc.Close)
+	s.js, err = jetstream.New(s.nc)
+	if err != nil {
+		return nil, err
+	}
+	lanes, err := queue.Ensure(ctx, s.js, cfg.Topology)
+	if err != nil {
+		return nil, err
+	}
+	if s.statuses, err = queue.OpenStatuses(ctx, s.js); err != nil {
+		return nil, err
+	}
+
+	s.idx, err = index.OpenEmbedded(filepath.Join(cfg.DataDir, "index"))
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, func() { s.idx.Close() })
+
+	analyzer := analyze.New(analyze.Config{Decode: cfg.Decode}, s.speech)
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("http listen: %w", err)
+	}
+	s.httpURL = "http://" + ln.Addr().String()
+	api := &search.API{
+		Searcher: search.NewSearcher(analyzer, s.idx),
+		JS:       s.js,
+		Statuses: s.statuses,
+		Ready: func() error {
+			if !s.nc.IsConnected() {
+				return errors.New("nats not connected")
+			}
+			return nil
+		},
+		Logger: cfg.Logger,
+	}
+	s.http = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			cfg.Logger.Error("http server stopped", "err", err)
+		}
+	}()
+
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stop = stop
+	if cfg.Workers > 0 {
+		wcfg := cfg.Worker
+		wcfg.Concurrency = cfg.Workers
+		wcfg.Logger = cfg.Logger
+		w := worker.New(wcfg, s.js, lanes, s.statuses, analyzer, s.idx)
+		s.workers.Go(func() { _ = w.Run(runCtx) })
+	}
+	return s, nil
+}
+
+// NATSURL is the embedded server's client URL.
+func (s *stack) NATSURL() string { return s.nats.ClientURL() }
+
+// Close stops the API, drains the workers, and closes the index and NATS.
+func (s *stack) Close() {
+	if s.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.http.Shutdown(ctx)
+		cancel()
+	}
+	if s.stop != nil {
+		s.stop()
+	}
+	s.workers.Wait()
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+}
+
+// lockDataDir takes an exclusive lock on the data folder, so two `up`
+// processes never write the same JetStream store and index.
+func lockDataDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock data folder: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data folder %s is in use by another mediavec up (%v)", dir, err)
+	}
+	return f, nil
+}

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/mediavec/mediavec/encoders"
+)
+
+func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("up", "up [flags]", stderr)
+	data := fs.String("data", ".mediavec", "folder for the JetStream store and the index")
+	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP API listen address")
+	natsListen := fs.String("nats-listen", "127.0.0.1:4222", "NATS listen address, for upload pipelines and other commands")
+	workers := fs.Int("workers", 2, "jobs processed at once (0: serve the API and queue only)")
+	models := fs.String("models", encoders.DefaultModelsDir(), "models folder")
+	ortLib := fs.String("ort-lib", encoders.DefaultORTLib(), "ONNX Runtime shared library")
+	roots := fs.String("roots", "", "comma-separated folders that file sources must be under (default: any)")
+	frameInterval := fs.Duration("frame-interval", time.Second, "time between sampled frames")
+	maxDuration := fs.Duration("max-duration", 2*time.Hour, "longest video accepted")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg := stackConfig{
+		DataDir: *data, HTTPAddr: *httpAddr, NATSListen: *natsListen, Workers: *workers,
+		ModelsDir: *models, ORTLib: *ortLib,
+	}
+	if *roots != "" {
+		cfg.Roots = strings.Split(*roots, ",")
+	}
+	cfg.Decode.FrameInterval = *frameInterval
+	cfg.Decode.MaxDuration = *maxDuration
+	s, err := startStack(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "mediavec up: API on %s, NATS on %s, data in %s, %d workers. Ctrl-C to stop.\n", s.httpURL, s.NATSURL(), *data, *workers)
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "mediavec up: stopping (draining jobs in flight)…")
+	s.Close()
+	return nil
+}

@@ -1,0 +1,111 @@
+package queue
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Stream, subject and consumer names: the contract with upstream publishers
+// and downstream consumers. Changing one is a breaking change.
+const (
+	StreamJobs       = "MEDIAVEC_JOBS"
+	StreamDLQ        = "MEDIAVEC_DLQ"
+	StreamEvents     = "MEDIAVEC_EVENTS"
+	BucketVideos     = "MEDIAVEC_VIDEOS"
+	SubjectUpload    = "mediavec.jobs.upload"
+	SubjectBackfill  = "mediavec.jobs.backfill"
+	SubjectDLQPrefix = "mediavec.dlq."
+	SubjectIndexed   = "mediavec.events.indexed"
+	SubjectFailed    = "mediavec.events.failed"
+	ConsumerUpload   = "upload"
+	ConsumerBackfill = "backfill"
+	// JobVersion is the job schema version this build reads and writes.
+	JobVersion = 1
+)
+
+// Job is one request to index a video: the versioned JSON that upstream
+// upload pipelines publish on mediavec.jobs.upload or .backfill.
+type Job struct {
+	V           int       `json:"v"`
+	JobID       string    `json:"job_id"`
+	VideoID     string    `json:"video_id"`
+	Source      string    `json:"source"`
+	Text        *JobText  `json:"text,omitempty"`
+	Spaces      []string  `json:"spaces,omitempty"`
+	Reprocess   bool      `json:"reprocess,omitempty"`
+	SubmittedAt time.Time `json:"submitted_at"`
+}
+
+// JobText is caller-supplied text about the video.
+type JobText struct {
+	Title    string   `json:"title,omitempty"`
+	Caption  string   `json:"caption,omitempty"`
+	Hashtags []string `json:"hashtags,omitempty"`
+}
+
+// ErrInvalidJob is wrapped by every ParseJob / Validate failure: the message
+// can never be processed and goes to the DLQ with cause "invalid".
+var ErrInvalidJob = errors.New("invalid job")
+
+// ParseJob decodes and validates a job message. Unknown fields are ignored.
+func ParseJob(data []byte) (Job, error) {
+	var j Job
+	if err := json.Unmarshal(data, &j); err != nil {
+		return Job{}, fmt.Errorf("%w: not JSON: %v", ErrInvalidJob, err)
+	}
+	return j, j.Validate()
+}
+
+// Validate checks the fields every job must have.
+func (j Job) Validate() error {
+	switch {
+	case j.V == 0:
+		return fmt.Errorf("%w: missing \"v\"", ErrInvalidJob)
+	case j.V != JobVersion:
+		return fmt.Errorf("%w: version %d, this worker reads version %d", ErrInvalidJob, j.V, JobVersion)
+	case j.VideoID == "":
+		return fmt.Errorf("%w: missing \"video_id\"", ErrInvalidJob)
+	case len(j.VideoID) > 256:
+		return fmt.Errorf("%w: \"video_id\" is longer than 256 bytes", ErrInvalidJob)
+	case j.Source == "":
+		return fmt.Errorf("%w: missing \"source\"", ErrInvalidJob)
+	}
+	u, err := url.Parse(j.Source)
+	if err != nil {
+		return fmt.Errorf("%w: source %q: %v", ErrInvalidJob, j.Source, err)
+	}
+	switch u.Scheme {
+	case "file", "http", "https":
+	default:
+		return fmt.Errorf("%w: source %q: scheme must be file, http or https", ErrInvalidJob, j.Source)
+	}
+	return nil
+}
+
+// FilePath returns the local path of a file:// source.
+func (j Job) FilePath() (string, bool) {
+	u, err := url.Parse(j.Source)
+	if err != nil || u.Scheme != "file" {
+		return "", false
+	}
+	if u.Host != "" && u.Host != "localhost" {
+		return "", false
+	}
+	return u.Path, true
+}
+
+// FileURL turns an absolute path into a file:// URL.
+func FileURL(absPath string) string {
+	return (&url.URL{Scheme: "file", Path: absPath}).String()
+}
+
+// DefaultJobID derives a job id from the video id and the submission time,
+// so resubmitting the same video later is a new job, while a retried publish
+// of the same submission is deduplicated by JetStream.
+func DefaultJobID(videoID string, at time.Time) string {
+	return strings.ReplaceAll(videoID, " ", "_") + "@" + at.UTC().Format("20060102T150405.000000000Z")
+}

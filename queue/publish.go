@@ -1,0 +1,119 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// DLQ causes.
+const (
+	CauseInvalid   = "invalid"
+	CauseDecode    = "decode"
+	CauseModel     = "model"
+	CauseIndex     = "index"
+	CauseExhausted = "exhausted"
+)
+
+// Submit records the video as queued and publishes its job on the lane's
+// subject with Nats-Msg-Id set to the job id, so a retried publish is not
+// processed twice.
+// It returns the job as published, with its defaults filled in.
+func Submit(ctx context.Context, js jetstream.JetStream, statuses *Statuses, job Job, backfill bool) (Job, error) {
+	if job.V == 0 {
+		job.V = JobVersion
+	}
+	if job.SubmittedAt.IsZero() {
+		job.SubmittedAt = time.Now().UTC()
+	}
+	if job.JobID == "" {
+		job.JobID = DefaultJobID(job.VideoID, job.SubmittedAt)
+	}
+	if err := job.Validate(); err != nil {
+		return job, err
+	}
+	body, err := json.Marshal(job)
+	if err != nil {
+		return job, err
+	}
+	subject := SubjectUpload
+	if backfill {
+		subject = SubjectBackfill
+	}
+	if statuses != nil {
+		if err := statuses.Put(ctx, Status{VideoID: job.VideoID, State: StateQueued, JobID: job.JobID, Source: job.Source}); err != nil {
+			return job, err
+		}
+	}
+	msg := &nats.Msg{Subject: subject, Data: body, Header: nats.Header{}}
+	msg.Header.Set(jetstream.MsgIDHeader, job.JobID)
+	if _, err := js.PublishMsg(ctx, msg); err != nil {
+		return job, fmt.Errorf("publish job %s for video %s: %w", job.JobID, job.VideoID, err)
+	}
+	return job, nil
+}
+
+// DeadLetter is a job that cannot be processed, with why.
+type DeadLetter struct {
+	Cause    string          `json:"cause"`
+	Error    string          `json:"error"`
+	Attempts int             `json:"attempts"`
+	Subject  string          `json:"subject"` // where the job came from, for replay
+	Job      json.RawMessage `json:"job"`
+	FailedAt time.Time       `json:"failed_at"`
+}
+
+// PublishDeadLetter writes an entry on mediavec.dlq.<cause>.
+func PublishDeadLetter(ctx context.Context, js jetstream.JetStream, dl DeadLetter) error {
+	if dl.FailedAt.IsZero() {
+		dl.FailedAt = time.Now().UTC()
+	}
+	if !json.Valid(dl.Job) {
+		// Keep unparseable input, but as a JSON string so the entry stays JSON.
+		raw, _ := json.Marshal(string(dl.Job))
+		dl.Job = raw
+	}
+	b, err := json.Marshal(dl)
+	if err != nil {
+		return err
+	}
+	if _, err := js.Publish(ctx, SubjectDLQPrefix+dl.Cause, b); err != nil {
+		return fmt.Errorf("publish dead letter (%s): %w", dl.Cause, err)
+	}
+	return nil
+}
+
+// Event tells downstream consumers that a video was indexed or failed.
+type Event struct {
+	VideoID string             `json:"video_id"`
+	JobID   string             `json:"job_id"`
+	State   string             `json:"state"`
+	Cause   string             `json:"cause,omitempty"`
+	Error   string             `json:"error,omitempty"`
+	Spaces  map[string]int     `json:"spaces,omitempty"`
+	Stages  map[string]float64 `json:"stages_ms,omitempty"`
+	At      time.Time          `json:"at"`
+}
+
+// PublishEvent writes an event on mediavec.events.indexed or .failed.
+func PublishEvent(ctx context.Context, js jetstream.JetStream, ev Event) error {
+	if ev.At.IsZero() {
+		ev.At = time.Now().UTC()
+	}
+	subject := SubjectIndexed
+	if ev.State == StateFailed {
+		subject = SubjectFailed
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	if _, err := js.Publish(ctx, subject, b); err != nil {
+		return fmt.Errorf("publish %s event for %s: %w", ev.State, ev.VideoID, err)
+	}
+	return nil
+}

@@ -1,0 +1,118 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Topology sets the stream and consumer parameters. The zero value is the
+// embedded, single-node setup.
+type Topology struct {
+	// Replicas of every stream. Defaults to 1; use 3 on a cluster.
+	Replicas int
+	// AckWait is how long a job may go without an ack or a heartbeat before
+	// JetStream redelivers it. Defaults to 30s; workers heartbeat well
+	// within it.
+	AckWait time.Duration
+	// MaxDeliver is how many times a job is delivered before it is given up
+	// and dead-lettered with cause "exhausted". Defaults to 5.
+	MaxDeliver int
+	// DuplicateWindow is how long a job id is remembered for publish
+	// deduplication. Defaults to 10m.
+	DuplicateWindow time.Duration
+}
+
+func (t Topology) withDefaults() Topology {
+	if t.Replicas <= 0 {
+		t.Replicas = 1
+	}
+	if t.AckWait <= 0 {
+		t.AckWait = 30 * time.Second
+	}
+	if t.MaxDeliver <= 0 {
+		t.MaxDeliver = 5
+	}
+	if t.DuplicateWindow <= 0 {
+		t.DuplicateWindow = 10 * time.Minute
+	}
+	return t
+}
+
+// Lanes are the two job consumers, upload first.
+type Lanes struct {
+	Upload, Backfill jetstream.Consumer
+	MaxDeliver       int
+}
+
+// Ensure creates or updates every stream, consumer and bucket of the
+// topology. It is safe to run on every start of every process.
+func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) (Lanes, error) {
+	t = t.withDefaults()
+	streams := []jetstream.StreamConfig{
+		{
+			Name:        StreamJobs,
+			Description: "mediavec jobs: uploads and backfill",
+			Subjects:    []string{SubjectUpload, SubjectBackfill},
+			Retention:   jetstream.WorkQueuePolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    t.Replicas,
+			Duplicates:  t.DuplicateWindow,
+		},
+		{
+			Name:        StreamDLQ,
+			Description: "mediavec dead letters: jobs that cannot be processed, by cause",
+			Subjects:    []string{SubjectDLQPrefix + ">"},
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    t.Replicas,
+			MaxAge:      30 * 24 * time.Hour,
+		},
+		{
+			Name:        StreamEvents,
+			Description: "mediavec events for downstream consumers",
+			Subjects:    []string{SubjectIndexed, SubjectFailed},
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    t.Replicas,
+			MaxAge:      7 * 24 * time.Hour,
+		},
+	}
+	for _, cfg := range streams {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return Lanes{}, fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
+		}
+	}
+	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      BucketVideos,
+		Description: "mediavec video status",
+		Storage:     jetstream.FileStorage,
+		Replicas:    t.Replicas,
+	}); err != nil {
+		return Lanes{}, fmt.Errorf("ensure bucket %s: %w", BucketVideos, err)
+	}
+	lanes := Lanes{MaxDeliver: t.MaxDeliver}
+	for _, c := range []struct {
+		name, subject string
+		dst           *jetstream.Consumer
+	}{
+		{ConsumerUpload, SubjectUpload, &lanes.Upload},
+		{ConsumerBackfill, SubjectBackfill, &lanes.Backfill},
+	} {
+		cons, err := js.CreateOrUpdateConsumer(ctx, StreamJobs, jetstream.ConsumerConfig{
+			Durable:       c.name,
+			FilterSubject: c.subject,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       t.AckWait,
+			MaxDeliver:    t.MaxDeliver,
+			MaxAckPending: 1000,
+		})
+		if err != nil {
+			return Lanes{}, fmt.Errorf("ensure consumer %s: %w", c.name, err)
+		}
+		*c.dst = cons
+	}
+	return lanes, nil
+}

@@ -1,0 +1,326 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mediavec/mediavec/analyze"
+	"github.com/mediavec/mediavec/decode"
+	"github.com/mediavec/mediavec/encoders"
+	"github.com/mediavec/mediavec/index"
+	"github.com/mediavec/mediavec/queue"
+)
+
+// Store is where the worker writes points: the embedded index in `up`, the
+// Qdrant backend in a fleet.
+type Store interface {
+	// ReplaceVideo atomically replaces all points of a video in a
+	// collection; it returns once they are durable.
+	ReplaceVideo(ctx context.Context, collection, videoID string, points []index.Point) error
+}
+
+// Config sets the pool. The zero value is usable.
+type Config struct {
+	// Concurrency is how many jobs run at once. Defaults to 2.
+	Concurrency int
+	// Heartbeat is how often a running job tells JetStream it is still in
+	// progress. Defaults to 10s; keep it well under the consumer's AckWait.
+	Heartbeat time.Duration
+	// FetchWait is how long an idle worker waits for an upload before it
+	// looks at the backfill lane again. Defaults to 1s.
+	FetchWait time.Duration
+	// DrainTimeout is how long jobs in flight may run on after Run's
+	// context is cancelled before they are cancelled and released for
+	// redelivery. Defaults to 30s.
+	DrainTimeout time.Duration
+	// RetryBase is the first retry delay of a transient failure; it doubles
+	// with each delivery. Defaults to 2s.
+	RetryBase time.Duration
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Concurrency <= 0 {
+		c.Concurrency = 2
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = 10 * time.Second
+	}
+	if c.FetchWait <= 0 {
+		c.FetchWait = time.Second
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = 30 * time.Second
+	}
+	if c.RetryBase <= 0 {
+		c.RetryBase = 2 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Worker processes jobs from the lanes until its context ends.
+type Worker struct {
+	cfg      Config
+	js       jetstream.JetStream
+	lanes    queue.Lanes
+	statuses *queue.Statuses
+	analyzer *analyze.Analyzer
+	store    Store
+	log      *slog.Logger
+}
+
+// New returns a Worker. Nothing runs until Run.
+func New(cfg Config, js jetstream.JetStream, lanes queue.Lanes, statuses *queue.Statuses, a *analyze.Analyzer, store Store) *Worker {
+	cfg = cfg.withDefaults()
+	return &Worker{cfg: cfg, js: js, lanes: lanes, statuses: statuses, analyzer: a, store: store, log: cfg.Logger}
+}
+
+// Run fetches and processes jobs with Concurrency goroutines. When ctx is
+// cancelled it stops fetching, lets jobs in flight finish for up to
+// DrainTimeout, then cancels them (they are released for redelivery), and
+// returns.
+func (w *Worker) Run(ctx context.Context) error {
+	// Jobs run on a context that outlives ctx by the drain deadline.
+	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelJobs()
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(w.cfg.DrainTimeout, cancelJobs)
+		context.AfterFunc(jobCtx, func() { t.Stop() })
+	})
+	defer stop()
+
+	var wg sync.WaitGroup
+	for range w.cfg.Concurrency {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				msg, err := w.next(ctx)
+				if err != nil {
+					if ctx.Err() == nil {
+						w.log.Warn("worker: fetch failed", "err", err)
+						sleep(ctx, w.cfg.FetchWait)
+					}
+					continue
+				}
+				if msg != nil {
+					w.Process(jobCtx, msg)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return nil
+}
+
+// next returns one job: an upload if there is one, else a backfill job, else
+// waits up to FetchWait for an upload. It returns nil, nil when idle.
+func (w *Worker) next(ctx context.Context) (jetstream.Msg, error) {
+	for _, c := range []jetstream.Consumer{w.lanes.Upload, w.lanes.Backfill} {
+		if c == nil {
+			continue
+		}
+		batch, err := c.FetchNoWait(1)
+		if err != nil {
+			return nil, err
+		}
+		if m := first(batch); m != nil {
+			return m, nil
+		}
+	}
+	if w.lanes.Upload == nil {
+		sleep(ctx, w.cfg.FetchWait)
+		return nil, nil
+	}
+	batch, err := w.lanes.Upload.Fetch(1, jetstream.FetchMaxWait(w.cfg.FetchWait))
+	if err != nil {
+		return nil, err
+	}
+	return first(batch), nil
+}
+
+func first(b jetstream.MessageBatch) jetstream.Msg {
+	var got jetstream.Msg
+	for m := range b.Messages() {
+		if got == nil {
+			got = m
+		}
+	}
+	return got
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// outcome is how a job ended.
+type outcome struct {
+	cause     string // DLQ cause for permanent failures; "" otherwise
+	err       error
+	transient bool
+}
+
+// Process runs one job message to its end and settles it (ack, nak or
+// term + dead letter). It never panics.
+func (w *Worker) Process(ctx context.Context, msg jetstream.Msg) {
+	attempts := 1
+	if meta, err := msg.Metadata(); err == nil {
+		attempts = int(meta.NumDelivered)
+	}
+	job, err := queue.ParseJob(msg.Data())
+	if err != nil {
+		w.settle(ctx, msg, job, attempts, outcome{cause: queue.CauseInvalid, err: err}, nil)
+		return
+	}
+	log := w.log.With("video_id", job.VideoID, "job_id", job.JobID, "attempt", attempts)
+	log.Info("job started", "source", job.Source)
+
+	hbCtx, stopHeartbeat := context.WithCancel(ctx)
+	go w.heartbeat(hbCtx, msg)
+	res, out := w.run(ctx, job, attempts)
+	stopHeartbeat()
+	w.settle(ctx, msg, job, attempts, out, res)
+}
+
+func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg) {
+	t := time.NewTicker(w.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := msg.InProgress(); err != nil {
+				w.log.Warn("worker: heartbeat failed", "err", err)
+			}
+		}
+	}
+}
+
+// run is the pipeline: decode and encode, then write. A panic anywhere is
+// recovered into a permanent failure with the cause of the stage it hit.
+func (w *Worker) run(ctx context.Context, job queue.Job, attempts int) (res *analyze.Result, out outcome) {
+	stage := queue.CauseDecode
+	defer func() {
+		if r := recover(); r != nil {
+			w.log.Error("worker: job panicked", "video_id", job.VideoID, "panic", r, "stack", string(debug.Stack()))
+			res, out = nil, outcome{cause: stage, err: fmt.Errorf("panic: %v", r)}
+		}
+	}()
+	if err := w.statuses.Put(ctx, queue.Status{VideoID: job.VideoID, State: queue.StateProcessing, JobID: job.JobID, Source: job.Source, Attempts: attempts}); err != nil {
+		return nil, outcome{err: err, transient: true, cause: queue.CauseExhausted}
+	}
+	path, ok := job.FilePath()
+	if !ok {
+		return nil, outcome{cause: queue.CauseInvalid, err: fmt.Errorf("source %s: only file:// sources are supported by this worker", job.Source)}
+	}
+	res, err := w.analyzer.File(ctx, path, job.Spaces)
+	if err != nil {
+		var me *encoders.Error
+		switch {
+		case decode.Permanent(err):
+			return nil, outcome{cause: queue.CauseDecode, err: err}
+		case errors.As(err, &me):
+			return nil, outcome{cause: queue.CauseModel, err: err}
+		default:
+			return nil, outcome{cause: queue.CauseDecode, err: err, transient: true}
+		}
+	}
+	stage = queue.CauseIndex
+	t0 := time.Now()
+	segs, video := Points(job, res, time.Now().UTC())
+	if err := w.store.ReplaceVideo(ctx, index.Segments, job.VideoID, segs); err != nil {
+		return nil, outcome{cause: queue.CauseIndex, err: err, transient: true}
+	}
+	if err := w.store.ReplaceVideo(ctx, index.Videos, job.VideoID, []index.Point{video}); err != nil {
+		return nil, outcome{cause: queue.CauseIndex, err: err, transient: true}
+	}
+	res.Timings["index"] = time.Since(t0)
+	return res, outcome{}
+}
+
+// settle maps an outcome to the message's ack, the video's status, a dead
+// letter and an event. Every decision about acks is here.
+func (w *Worker) settle(ctx context.Context, msg jetstream.Msg, job queue.Job, attempts int, out outcome, res *analyze.Result) {
+	log := w.log.With("video_id", job.VideoID, "job_id", job.JobID, "attempt", attempts)
+	if out.err == nil {
+		counts := res.Count()
+		st := queue.Status{VideoID: job.VideoID, State: queue.StateIndexed, JobID: job.JobID, Source: job.Source,
+			Attempts: attempts, Duration: res.Info.Duration.Seconds(), Spaces: counts}
+		if err := w.statuses.Put(ctx, st); err != nil {
+			// The points are written; a redelivery rewrites the same points.
+			log.Warn("job indexed but status not saved; releasing for redelivery", "err", err)
+			_ = msg.NakWithDelay(w.cfg.RetryBase)
+			return
+		}
+		stages := map[string]float64{}
+		for k, v := range res.Timings {
+			stages[k] = float64(v.Microseconds()) / 1000
+		}
+		if err := queue.PublishEvent(ctx, w.js, queue.Event{VideoID: job.VideoID, JobID: job.JobID, State: queue.StateIndexed, Spaces: counts, Stages: stages}); err != nil {
+			log.Warn("indexed event not published", "err", err)
+		}
+		if err := msg.DoubleAck(ctx); err != nil {
+			log.Warn("ack failed; the job may be redelivered and will rewrite the same points", "err", err)
+		}
+		log.Info("job indexed", "segments", counts, "stages_ms", stages)
+		return
+	}
+
+	if out.transient && ctx.Err() != nil {
+		// Draining: let another worker (or this one after restart) take it.
+		log.Info("job released during shutdown", "err", out.err)
+		_ = msg.Nak()
+		return
+	}
+	if out.transient && attempts < w.lanes.MaxDeliver {
+		delay := w.cfg.RetryBase << min(attempts-1, 8)
+		log.Warn("job failed, will retry", "err", out.err, "retry_in", delay)
+		_ = msg.NakWithDelay(delay)
+		return
+	}
+	cause := out.cause
+	if out.transient {
+		cause = queue.CauseExhausted
+	}
+	w.deadLetter(ctx, msg, job, attempts, cause, out.err, log)
+}
+
+func (w *Worker) deadLetter(ctx context.Context, msg jetstream.Msg, job queue.Job, attempts int, cause string, jobErr error, log *slog.Logger) {
+	dl := queue.DeadLetter{Cause: cause, Error: jobErr.Error(), Attempts: attempts, Subject: msg.Subject(), Job: msg.Data()}
+	if err := queue.PublishDeadLetter(ctx, w.js, dl); err != nil {
+		// Never drop a job: if the dead letter cannot be written, leave
+		// the job on its lane to be tried again.
+		log.Error("dead letter not written; job left for redelivery", "err", err, "job_err", jobErr)
+		_ = msg.NakWithDelay(w.cfg.RetryBase)
+		return
+	}
+	if job.VideoID != "" {
+		st := queue.Status{VideoID: job.VideoID, State: queue.StateFailed, JobID: job.JobID, Source: job.Source,
+			Cause: cause, Error: jobErr.Error(), Attempts: attempts}
+		if err := w.statuses.Put(ctx, st); err != nil {
+			log.Warn("failed status not saved", "err", err)
+		}
+		if err := queue.PublishEvent(ctx, w.js, queue.Event{VideoID: job.VideoID, JobID: job.JobID, State: queue.StateFailed, Cause: cause, Error: jobErr.Error()}); err != nil {
+			log.Warn("failed event not published", "err", err)
+		}
+	}
+	if err := msg.Term(); err != nil {
+		log.Warn("term failed", "err", err)
+	}
+	log.Warn("job failed", "cause", cause, "err", jobErr)
+}
