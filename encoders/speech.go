@@ -102,11 +102,15 @@ func (s *Speech) Embed(samples []float32) ([]SpeechEmbedding, error) {
 // [frames][32]. Long audio is cut into chunks that overlap by exactly the
 // window's tail, so the result equals one call over the whole signal.
 func (s *Speech) melFrames(samples []float32) ([]float32, error) {
+	return s.melFramesChunked(samples, melChunk)
+}
+
+func (s *Speech) melFramesChunked(samples []float32, chunk int) ([]float32, error) {
 	total := (len(samples)-melWindow)/melHop + 1
 	mels := make([]float32, 0, total*melBands)
-	buf := make([]float32, 0, melChunk*melHop+melWindow-melHop)
-	for f0 := 0; f0 < total; f0 += melChunk {
-		nf := min(melChunk, total-f0)
+	var buf []float32
+	for f0 := 0; f0 < total; f0 += chunk {
+		nf := min(chunk, total-f0)
 		lo := f0 * melHop
 		hi := lo + (nf-1)*melHop + melWindow
 		buf = buf[:0]

@@ -50,9 +50,11 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		if err := yaml.Unmarshal(b, &fileValues); err != nil {
 			return fmt.Errorf("%w: config file %s: %v", errUsage, cfgPath, err)
 		}
-		for k := range fileValues {
-			if fs.Lookup(k) == nil && k != "config" {
-				return fmt.Errorf("%w: config file %s: unknown key %q", errUsage, cfgPath, k)
+		// One config file serves every command, so a key another command
+		// uses is fine here; say so, so that a misspelt key is noticed.
+		for _, k := range sortedKeys(fileValues) {
+			if fs.Lookup(k) == nil {
+				fmt.Fprintf(fs.Output(), "%s: config key %q is not a flag of this command; ignored\n", fs.Name(), k)
 			}
 		}
 	}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestEveryCommandHasHelp(t *testing.T) {
+	for _, c := range commands() {
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), []string{c.name, "--help"}, &stdout, &stderr); code != 0 {
+			t.Errorf("%s --help: exit %d", c.name, code)
+		}
+		if !strings.Contains(stderr.String(), "Usage: mediavec "+c.name) {
+			t.Errorf("%s --help printed %q", c.name, stderr.String())
+		}
+	}
+	var stdout bytes.Buffer
+	if code := run(context.Background(), []string{"--help"}, &stdout, &stdout); code != 0 || !strings.Contains(stdout.String(), "submit") {
+		t.Errorf("mediavec --help: %d %q", code, stdout.String())
+	}
+	if code := run(context.Background(), []string{"frobnicate"}, &stdout, &stdout); code != 2 {
+		t.Errorf("unknown command: exit %d, want 2", code)
+	}
+}
+
+func TestUsageErrorsExitTwo(t *testing.T) {
+	for _, args := range [][]string{
+		{"submit"},
+		{"search"},
+		{"search", "--video", "a.mp4", "--like", "b"},
+		{"status"},
+		{"probe"},
+		{"up", "--workers", "many"},
+	} {
+		var out bytes.Buffer
+		if code := run(context.Background(), args, &out, &out); code != 2 {
+			t.Errorf("%v: exit %d, want 2: %s", args, code, out.String())
+		}
+	}
+}
+
+// Flags win over MEDIAVEC_* environment variables, which win over the
+// config file.
+func TestFlagEnvConfigPrecedence(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "mediavec.yaml")
+	if err := os.WriteFile(cfg, []byte("workers: 7\nhttp: 127.0.0.1:9000\ndata: /from/file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("MEDIAVEC_HTTP", "127.0.0.1:9100")
+	parse := func(args ...string) (int, string, string) {
+		fs := newFlags("up", "up", &bytes.Buffer{})
+		workers := fs.Int("workers", 2, "")
+		http := fs.String("http", "127.0.0.1:8080", "")
+		data := fs.String("data", ".mediavec", "")
+		if err := parseFlags(fs, args); err != nil {
+			t.Fatal(err)
+		}
+		return *workers, *http, *data
+	}
+	w, h, d := parse("--config", cfg, "--data", "/from/flag")
+	if w != 7 || h != "127.0.0.1:9100" || d != "/from/flag" {
+		t.Errorf("got workers=%d http=%s data=%s; want 7 (file), 127.0.0.1:9100 (env), /from/flag (flag)", w, h, d)
+	}
+	t.Setenv("MEDIAVEC_CONFIG", cfg)
+	if w, _, _ := parse(); w != 7 {
+		t.Errorf("MEDIAVEC_CONFIG not read: workers=%d", w)
+	}
+
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("wrokers: 3\n"), 0o644)
+	var stderr bytes.Buffer
+	fs := newFlags("up", "up", &stderr)
+	workers := fs.Int("workers", 2, "")
+	if err := parseFlags(fs, []string{"--config", bad}); err != nil || *workers != 2 || !strings.Contains(stderr.String(), `config key "wrokers" is not a flag`) {
+		t.Errorf("misspelt key: %v, workers=%d, said %q", err, *workers, stderr.String())
+	}
+	t.Setenv("MEDIAVEC_CONFIG", "")
+	fs = newFlags("up", "up", &bytes.Buffer{})
+	fs.Int("workers", 2, "")
+	t.Setenv("MEDIAVEC_WORKERS", "lots")
+	if err := parseFlags(fs, nil); err == nil || !strings.Contains(err.Error(), "MEDIAVEC_WORKERS") {
+		t.Errorf("bad env value: %v", err)
+	}
+}
+
+func TestStartFailsClearlyWithoutModels(t *testing.T) {
+	cfg := testStackConfig(t, t.TempDir(), 0)
+	cfg.ModelsDir = t.TempDir()
+	_, err := startStack(t.Context(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "audio_speech_v1") || !strings.Contains(err.Error(), "scripts/setup") {
+		t.Fatalf("start with an empty models folder: %v", err)
+	}
+}
+
+func TestDataFolderIsLocked(t *testing.T) {
+	dir := t.TempDir()
+	s, err := startStack(t.Context(), testStackConfig(t, dir, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := startStack(t.Context(), testStackConfig(t, dir, 0)); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second up on the same data folder: %v", err)
+	}
+}

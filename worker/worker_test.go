@@ -1,0 +1,250 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mediavec/mediavec/analyze"
+	"github.com/mediavec/mediavec/encoders"
+	"github.com/mediavec/mediavec/index"
+	"github.com/mediavec/mediavec/internal/clips"
+	"github.com/mediavec/mediavec/queue"
+)
+
+var (
+	speechOnce sync.Once
+	speech     *encoders.Speech
+	speechErr  error
+)
+
+// testAnalyzer shares one set of real ONNX sessions across the package's
+// tests; sessions are safe for concurrent runs.
+func testAnalyzer(t *testing.T) *analyze.Analyzer {
+	t.Helper()
+	speechOnce.Do(func() {
+		if speechErr = encoders.InitRuntime(encoders.DefaultORTLib()); speechErr == nil {
+			speech, speechErr = encoders.LoadSpeech(encoders.DefaultModelsDir(), encoders.SessionConfig{})
+		}
+	})
+	if speechErr != nil {
+		t.Fatalf("%v (run scripts/setup)", speechErr)
+	}
+	return analyze.New(analyze.Config{}, speech)
+}
+
+// flakyStore is the real embedded index behind a switch that makes writes
+// fail, to inject an index outage.
+type flakyStore struct {
+	*index.Embedded
+	failures atomic.Int32 // writes left to fail; -1 fails forever
+}
+
+func (s *flakyStore) ReplaceVideo(ctx context.Context, collection, videoID string, pts []index.Point) error {
+	switch n := s.failures.Load(); {
+	case n < 0:
+		return errors.New("index unavailable")
+	case n > 0:
+		s.failures.Add(-1)
+		return errors.New("index unavailable")
+	}
+	return s.Embedded.ReplaceVideo(ctx, collection, videoID, pts)
+}
+
+type harness struct {
+	js       jetstream.JetStream
+	statuses *queue.Statuses
+	store    *flakyStore
+	cancel   context.CancelFunc
+	done     chan struct{}
+}
+
+func start(t *testing.T, maxDeliver int) *harness {
+	t.Helper()
+	ctx := t.Context()
+	srv, err := queue.StartEmbedded(queue.EmbeddedConfig{StoreDir: t.TempDir(), Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := jetstream.New(nc)
+	lanes, err := queue.Ensure(ctx, js, queue.Topology{MaxDeliver: maxDeliver})
+	if err != nil {
+		t.Fatal(err)
+	}
+	statuses, err := queue.OpenStatuses(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := index.OpenEmbedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{js: js, statuses: statuses, store: &flakyStore{Embedded: idx}, done: make(chan struct{})}
+	w := New(Config{Concurrency: 1, RetryBase: 20 * time.Millisecond, FetchWait: 100 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(t.Output(), nil))}, js, lanes, statuses, testAnalyzer(t), h.store)
+	runCtx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	go func() { w.Run(runCtx); close(h.done) }()
+	t.Cleanup(func() {
+		cancel()
+		<-h.done
+		idx.Close()
+		nc.Close()
+		srv.Shutdown()
+	})
+	return h
+}
+
+func (h *harness) wait(t *testing.T, videoID string, states ...string) queue.Status {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	var st queue.Status
+	for time.Now().Before(deadline) {
+		st, _ = h.statuses.Get(t.Context(), videoID)
+		for _, s := range states {
+			if st.State == s {
+				return st
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("video %s is %+v, want %v", videoID, st, states)
+	return st
+}
+
+func (h *harness) deadLetters(t *testing.T) []queue.DeadLetter {
+	t.Helper()
+	stream, err := h.js.Stream(t.Context(), queue.StreamDLQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := stream.OrderedConsumer(t.Context(), jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := cons.Fetch(100, jetstream.FetchMaxWait(300*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []queue.DeadLetter
+	for m := range batch.Messages() {
+		var dl queue.DeadLetter
+		if err := json.Unmarshal(m.Data(), &dl); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, dl)
+	}
+	return out
+}
+
+func (h *harness) jobsLeft(t *testing.T) uint64 {
+	t.Helper()
+	stream, _ := h.js.Stream(t.Context(), queue.StreamJobs)
+	info, err := stream.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+func clip(t *testing.T, name string) string {
+	t.Helper()
+	if !clips.Available() {
+		t.Fatal("the ffmpeg CLI is needed: run scripts/setup")
+	}
+	return clips.MakeT(t, t.TempDir(), clips.Spec{Name: name, Video: "testsrc2", Audio: "sine=frequency=500", Seconds: 3})
+}
+
+// Messages that are not valid jobs go to the DLQ as "invalid", and the
+// worker goes on with the next job.
+func TestInvalidJobsAreDeadLettered(t *testing.T) {
+	t.Parallel()
+	h := start(t, 3)
+	ctx := t.Context()
+	for _, body := range []string{`not json`, `{"v":1,"video_id":"nosrc"}`, `{"v":1,"video_id":"ftp","source":"ftp://x/a.mp4"}`} {
+		if _, err := h.js.Publish(ctx, queue.SubjectUpload, []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := queue.Submit(ctx, h.js, h.statuses, queue.Job{VideoID: "good", Source: queue.FileURL(clip(t, "good"))}, false); err != nil {
+		t.Fatal(err)
+	}
+	st := h.wait(t, "good", queue.StateIndexed)
+	if st.Spaces[encoders.SpaceFrameDCT] != 3 || st.Spaces[encoders.SpaceAudioSpeech] == 0 {
+		t.Errorf("indexed segments %v", st.Spaces)
+	}
+	h.wait(t, "nosrc", queue.StateFailed)
+	dls := h.deadLetters(t)
+	if len(dls) != 3 {
+		t.Fatalf("%d dead letters, want 3: %+v", len(dls), dls)
+	}
+	for _, dl := range dls {
+		if dl.Cause != queue.CauseInvalid || dl.Error == "" || dl.Subject != queue.SubjectUpload {
+			t.Errorf("dead letter %+v", dl)
+		}
+	}
+	if string(dls[0].Job) != `"not json"` {
+		t.Errorf("the unparseable body is kept as a JSON string, got %s", dls[0].Job)
+	}
+	if n := h.jobsLeft(t); n != 0 {
+		t.Errorf("%d jobs left on the work queue", n)
+	}
+}
+
+// An index outage is transient: the job is retried and indexed once the
+// index is back, with the points written exactly once.
+func TestTransientFailureIsRetried(t *testing.T) {
+	t.Parallel()
+	h := start(t, 5)
+	h.store.failures.Store(2)
+	ctx := t.Context()
+	if _, err := queue.Submit(ctx, h.js, h.statuses, queue.Job{VideoID: "v", Source: queue.FileURL(clip(t, "v"))}, false); err != nil {
+		t.Fatal(err)
+	}
+	st := h.wait(t, "v", queue.StateIndexed)
+	if st.Attempts != 3 {
+		t.Errorf("indexed on attempt %d, want 3 (two failed writes)", st.Attempts)
+	}
+	n, _ := h.store.Count(ctx, index.Segments, index.Filter{VideoID: "v"})
+	if want := st.Spaces[encoders.SpaceFrameDCT] + st.Spaces[encoders.SpaceAudioSpeech]; n != want {
+		t.Errorf("%d segment points, want %d", n, want)
+	}
+	if len(h.deadLetters(t)) != 0 {
+		t.Error("a job that succeeded on retry has a dead letter")
+	}
+}
+
+// A job that keeps failing transiently is dead-lettered as "exhausted"
+// after MaxDeliver attempts, not retried forever.
+func TestExhaustedJobIsDeadLettered(t *testing.T) {
+	t.Parallel()
+	h := start(t, 2)
+	h.store.failures.Store(-1)
+	ctx := t.Context()
+	if _, err := queue.Submit(ctx, h.js, h.statuses, queue.Job{VideoID: "v", Source: queue.FileURL(clip(t, "v"))}, false); err != nil {
+		t.Fatal(err)
+	}
+	st := h.wait(t, "v", queue.StateFailed)
+	if st.Cause != queue.CauseExhausted || st.Attempts != 2 {
+		t.Errorf("status %+v, want cause exhausted after 2 attempts", st)
+	}
+	dls := h.deadLetters(t)
+	if len(dls) != 1 || dls[0].Cause != queue.CauseExhausted || dls[0].Attempts != 2 {
+		t.Fatalf("dead letters %+v", dls)
+	}
+	if n := h.jobsLeft(t); n != 0 {
+		t.Errorf("%d jobs left on the work queue", n)
+	}
+}
