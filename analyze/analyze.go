@@ -1,6 +1,6 @@
 // Package analyze is the one decode-and-encode path of mediavec: an upload in
-// the worker and a query video in search both go through File, so a query is
-// embedded exactly as the videos it is compared with.
+// the worker and a query video in search both go through Source, so a query
+// is embedded exactly as the videos it is compared with.
 package analyze
 
 import (
@@ -39,7 +39,8 @@ func New(cfg Config, speech *encoders.Speech) *Analyzer {
 	if cfg.AudioSegment <= 0 {
 		cfg.AudioSegment = 2 * time.Second
 	}
-	cfg.Decode.FrameSize = encoders.FrameDCTInput
+	// One decode feeds every frame encoder: ask for each one's image.
+	cfg.Decode.Frames = []decode.FrameSpec{{Width: encoders.FrameDCTInput, Height: encoders.FrameDCTInput, Format: decode.Gray}}
 	return &Analyzer{cfg: cfg, speech: speech}
 }
 
@@ -70,10 +71,11 @@ func (r *Result) Count() map[string]int {
 	return m
 }
 
-// File decodes the video at path and embeds it in the given spaces (all of
-// Spaces when empty). Errors are *decode.Error for bad input and
-// *encoders.Error for model failures.
-func (a *Analyzer) File(ctx context.Context, path string, spaces []string) (*Result, error) {
+// Source decodes the video at source (a path, file:// or http(s):// URL;
+// see decode.Open) and embeds it in the given spaces (all of Spaces when
+// empty). Errors are *decode.Error for bad input and *encoders.Error for
+// model failures.
+func (a *Analyzer) Source(ctx context.Context, source string, spaces []string) (*Result, error) {
 	if len(spaces) == 0 {
 		spaces = Spaces
 	}
@@ -88,9 +90,10 @@ func (a *Analyzer) File(ctx context.Context, path string, spaces []string) (*Res
 	}
 	dcfg := a.cfg.Decode
 	dcfg.NoAudio = !wantAudio
+	dcfg.NoVideo = !slices.Contains(spaces, encoders.SpaceFrameDCT)
 
 	t0 := time.Now()
-	media, err := decode.File(ctx, path, dcfg)
+	media, err := decode.Open(ctx, source, dcfg)
 	if err != nil {
 		return nil, err
 	}
@@ -123,18 +126,18 @@ func (a *Analyzer) File(ctx context.Context, path string, spaces []string) (*Res
 
 func (a *Analyzer) frames(m *decode.Media, res *Result) error {
 	enc := encoders.NewFrameDCT()
-	interval := a.cfg.Decode.FrameInterval
-	if interval <= 0 {
-		interval = time.Second
-	}
 	for i, f := range m.Frames {
-		v, err := enc.Embed(f.Gray)
+		v, err := enc.Embed(f.Images[0].Data)
 		if err != nil {
 			return err
 		}
-		end := f.T + interval
-		if m.Info.Duration > 0 && end > m.Info.Duration {
-			end = max(m.Info.Duration, f.T)
+		// A frame stands for the time until the next sampled frame.
+		end := m.Info.Duration
+		if i+1 < len(m.Frames) {
+			end = m.Frames[i+1].T
+		}
+		if end <= f.T {
+			end = f.T + time.Second
 		}
 		res.Segments = append(res.Segments, Segment{
 			Space: encoders.SpaceFrameDCT, Modality: "frame", Ordinal: i,

@@ -37,7 +37,7 @@ func TestFileSegmentsAndPooling(t *testing.T) {
 	}
 	a := newAnalyzer(t)
 	p := clips.MakeT(t, t.TempDir(), clips.Spec{Name: "a", Video: "testsrc2", Audio: "sine=frequency=700", Seconds: 5})
-	res, err := a.File(t.Context(), p, nil)
+	res, err := a.Source(t.Context(), p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestFileSegmentsAndPooling(t *testing.T) {
 		t.Errorf("pooled spaces %d, want 2", len(res.Pooled))
 	}
 
-	only, err := a.File(t.Context(), p, []string{encoders.SpaceFrameDCT})
+	only, err := a.Source(t.Context(), p, []string{encoders.SpaceFrameDCT})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,10 +87,10 @@ func TestFileSegmentsAndPooling(t *testing.T) {
 func TestFileRejectsUnknownSpace(t *testing.T) {
 	a := New(Config{}, nil)
 	var me *encoders.Error
-	if _, err := a.File(t.Context(), "x.mp4", []string{"frame_clip_v9"}); !errors.As(err, &me) {
+	if _, err := a.Source(t.Context(), "x.mp4", []string{"frame_clip_v9"}); !errors.As(err, &me) {
 		t.Errorf("unknown space: %v", err)
 	}
-	if _, err := a.File(t.Context(), "x.mp4", []string{encoders.SpaceAudioSpeech}); !errors.As(err, &me) {
+	if _, err := a.Source(t.Context(), "x.mp4", []string{encoders.SpaceAudioSpeech}); !errors.As(err, &me) {
 		t.Errorf("audio without a loaded model: %v", err)
 	}
 }

@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
+	"io"
 	"log/slog"
 	"math"
-	"os"
-	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -16,89 +15,10 @@ import (
 	"github.com/asticode/go-astiav"
 )
 
-// Config sets how a source is sampled and what limits it must respect.
-// The zero value is usable: every zero field takes its default.
-type Config struct {
-	// FrameInterval is the time between sampled frames. Defaults to 1s (1 fps).
-	FrameInterval time.Duration
-	// FrameSize is the side of the square grey image each sampled frame is
-	// scaled to. Defaults to 64.
-	FrameSize int
-	// AudioRate is the sample rate audio is resampled to (mono float32).
-	// Defaults to 16000. Set NoAudio to skip the audio track.
-	AudioRate int
-	NoAudio   bool
-	// Roots, when not empty, are the only directories sources may be read
-	// from (after resolving symbolic links).
-	Roots []string
-	// MaxBytes is the largest source file accepted. Defaults to 2 GiB.
-	MaxBytes int64
-	// MaxDuration is the longest video accepted. Defaults to 2h.
-	MaxDuration time.Duration
-	// MaxPixels is the largest frame (width×height) accepted. Defaults to
-	// 8192×8192.
-	MaxPixels int
-	// Threads is the decoder's thread count; 0 lets FFmpeg choose.
-	Threads int
-}
-
-func (c Config) withDefaults() Config {
-	if c.FrameInterval <= 0 {
-		c.FrameInterval = time.Second
-	}
-	if c.FrameSize <= 0 {
-		c.FrameSize = 64
-	}
-	if c.AudioRate <= 0 {
-		c.AudioRate = 16000
-	}
-	if c.MaxBytes <= 0 {
-		c.MaxBytes = 2 << 30
-	}
-	if c.MaxDuration <= 0 {
-		c.MaxDuration = 2 * time.Hour
-	}
-	if c.MaxPixels <= 0 {
-		c.MaxPixels = 8192 * 8192
-	}
-	return c
-}
-
-// Info is what the container says about the source.
-type Info struct {
-	Duration   time.Duration     `json:"duration"`
-	Size       int64             `json:"size"`
-	Format     string            `json:"format"`
-	VideoCodec string            `json:"video_codec,omitempty"`
-	AudioCodec string            `json:"audio_codec,omitempty"`
-	Width      int               `json:"width,omitempty"`
-	Height     int               `json:"height,omitempty"`
-	Metadata   map[string]string `json:"metadata,omitempty"`
-}
-
-// Frame is one sampled video frame, scaled to a Size×Size grey image.
-type Frame struct {
-	T    time.Duration // presentation time from the start of the video
-	Size int
-	Gray []byte // Size*Size bytes, row-major
-}
-
-// Audio is the whole audio track as mono float32 samples in [-1, 1].
-type Audio struct {
-	SampleRate int
-	Samples    []float32
-}
-
-// Media is everything decode extracts from one source.
-type Media struct {
-	Info   Info
-	Frames []Frame
-	Audio  Audio
-}
-
 // formatWhitelist names the demuxers a source may use. Playlist and concat
-// demuxers (hls, concat, …) are absent on purpose: they open further URLs.
-const formatWhitelist = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,flv,mpegts,mpeg,ogg,wav,mp3,aac,flac,h264,hevc,gif,image2"
+// demuxers (hls, dash, concat, …) are absent on purpose: they open further
+// URLs. Subtitle-only formats are absent too: a source is a video.
+const formatWhitelist = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,flv,mpegts,mpeg,ogg,wav,mp3,aac,flac,h264,hevc,gif"
 
 var initFFmpeg sync.Once
 
@@ -111,91 +31,42 @@ func setupFFmpegLogging() {
 	})
 }
 
-// File decodes the video file at path. The path may also be a file:// URL.
-// The context bounds the wall time of the whole decode.
-func File(ctx context.Context, path string, cfg Config) (*Media, error) {
-	cfg = cfg.withDefaults()
-	src := path
-	path = strings.TrimPrefix(path, "file://")
-	fail := func(k Kind, op string, err error) error {
-		return &Error{Kind: k, Source: src, Op: op, Err: err}
+func decodeStream(ctx context.Context, src string, r io.Reader, size int64, cfg Config) (*Media, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, &Error{Kind: KindInvalid, Source: src, Op: "config", Err: err}
 	}
-
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fail(KindInvalid, "resolve path", err)
-	}
-	st, err := os.Stat(abs)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, fail(KindInvalid, "open", err)
-	case err != nil:
-		return nil, fail(KindTransient, "open", err)
-	case !st.Mode().IsRegular():
-		return nil, fail(KindInvalid, "open", errors.New("not a regular file"))
-	case st.Size() == 0:
-		return nil, fail(KindInvalid, "open", errors.New("file is empty"))
-	case st.Size() > cfg.MaxBytes:
-		return nil, fail(KindLimit, "open", fmt.Errorf("file is %d bytes, limit is %d", st.Size(), cfg.MaxBytes))
-	}
-	if len(cfg.Roots) > 0 {
-		if err := underRoots(abs, cfg.Roots); err != nil {
-			return nil, fail(KindForbidden, "open", err)
-		}
-	}
-
 	setupFFmpegLogging()
-	d := &decoder{cfg: cfg, src: src, fail: fail}
+	d := &decoder{cfg: cfg, src: src}
 	defer d.close()
-	m, err := d.run(ctx, abs)
+	m, err := d.run(ctx, r, size)
 	if err != nil {
 		return nil, err
 	}
-	m.Info.Size = st.Size()
+	if size > 0 {
+		m.Info.Size = size
+	}
 	return m, nil
-}
-
-func underRoots(abs string, roots []string) error {
-	real, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		return err
-	}
-	for _, r := range roots {
-		rr, err := filepath.EvalSymlinks(r)
-		if err != nil {
-			continue
-		}
-		if rel, err := filepath.Rel(rr, real); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			return nil
-		}
-	}
-	return fmt.Errorf("%s is not under any allowed root", abs)
 }
 
 // decoder holds the FFmpeg objects of one decode; close frees them all.
 type decoder struct {
 	cfg     Config
 	src     string
-	fail    func(Kind, string, error) error
 	closers []func()
+	ioErr   error // the last error of the Go reader under FFmpeg
 
 	fc *astiav.FormatContext
 
-	video      *astiav.Stream
-	videoCodec *astiav.CodecContext
-	sws        *astiav.SoftwareScaleContext
-	swsKey     [3]int
-	scaled     *astiav.Frame
-	next       time.Duration // next sampling time
-
-	audio      *astiav.Stream
-	audioCodec *astiav.CodecContext
-	graph      *astiav.FilterGraph
-	abuffer    *astiav.FilterContext
-	asink      *astiav.FilterContext
-	filtered   *astiav.Frame
+	video      *videoState
+	audio      *audioState
+	subtitles  map[int]*subtitleState
+	framesDone bool
 
 	media Media
+}
+
+func (d *decoder) fail(k Kind, op string, err error) error {
+	return &Error{Kind: k, Source: d.src, Op: op, Err: err}
 }
 
 func (d *decoder) close() {
@@ -205,36 +76,64 @@ func (d *decoder) close() {
 	d.closers = nil
 }
 
-func (d *decoder) defer_(f func()) { d.closers = append(d.closers, f) }
+func (d *decoder) onClose(f func()) { d.closers = append(d.closers, f) }
 
-func (d *decoder) run(ctx context.Context, path string) (*Media, error) {
-	if err := d.open(ctx, path); err != nil {
+// ffmpegErr turns an error from FFmpeg into a typed one: if the Go reader
+// under FFmpeg failed, that failure decides; otherwise the input is bad.
+func (d *decoder) ffmpegErr(ctx context.Context, op string, err error) error {
+	if ctx.Err() != nil {
+		return d.ctxErr(ctx, ctx.Err())
+	}
+	if d.ioErr != nil {
+		return d.fail(classifyIO(ctx, d.ioErr), op, d.ioErr)
+	}
+	return d.fail(KindInvalid, op, err)
+}
+
+func (d *decoder) ctxErr(ctx context.Context, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return d.fail(KindLimit, "decode", fmt.Errorf("decode wall time exceeded: %w", err))
+	}
+	return d.fail(KindTransient, "decode", err)
+}
+
+func (d *decoder) run(ctx context.Context, r io.Reader, size int64) (*Media, error) {
+	if err := d.open(ctx, r, size); err != nil {
 		return nil, err
 	}
 	pkt := astiav.AllocPacket()
-	d.defer_(pkt.Free)
+	d.onClose(pkt.Free)
 	frame := astiav.AllocFrame()
-	d.defer_(frame.Free)
+	d.onClose(frame.Free)
 
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, d.ctxErr(ctx, err)
 		}
+		if d.framesDone && d.audio == nil && len(d.subtitles) == 0 {
+			break // nothing more to gain from the rest of the stream
+		}
 		if err := d.fc.ReadFrame(pkt); err != nil {
 			if errors.Is(err, astiav.ErrEof) {
 				break
 			}
-			if ctx.Err() != nil {
-				return nil, d.ctxErr(ctx, ctx.Err())
+			if d.ioErr != nil || ctx.Err() != nil {
+				return nil, d.ffmpegErr(ctx, "read packet", err)
 			}
-			return nil, d.fail(KindInvalid, "read packet", err)
+			// A damaged packet in the middle of a file: stop reading, as the
+			// ffmpeg CLI would, and judge by what decoded.
+			slog.Debug("decode: read failed", "source", d.src, "err", err)
+			break
 		}
 		var err error
+		idx := pkt.StreamIndex()
 		switch {
-		case d.video != nil && pkt.StreamIndex() == d.video.Index():
+		case d.video != nil && idx == d.video.stream.Index() && !d.framesDone:
 			err = d.decodeVideo(pkt, frame)
-		case d.audio != nil && pkt.StreamIndex() == d.audio.Index():
+		case d.audio != nil && idx == d.audio.stream.Index():
 			err = d.decodeAudio(pkt, frame)
+		case d.subtitles[idx] != nil:
+			d.readSubtitle(d.subtitles[idx], pkt)
 		}
 		pkt.Unref()
 		if err != nil {
@@ -242,7 +141,7 @@ func (d *decoder) run(ctx context.Context, path string) (*Media, error) {
 		}
 	}
 	// Flush the decoders: a nil packet drains the frames they still hold.
-	if d.video != nil {
+	if d.video != nil && !d.framesDone {
 		if err := d.decodeVideo(nil, frame); err != nil {
 			return nil, err
 		}
@@ -255,45 +154,44 @@ func (d *decoder) run(ctx context.Context, path string) (*Media, error) {
 			return nil, err
 		}
 	}
-	if d.video != nil && len(d.media.Frames) == 0 && len(d.media.Audio.Samples) == 0 {
-		return nil, d.fail(KindInvalid, "decode", errors.New("no frame could be decoded"))
+	if len(d.media.Frames) == 0 && len(d.media.Audio.Samples) == 0 {
+		return nil, d.fail(KindInvalid, "decode", errors.New("no frame and no audio could be decoded"))
 	}
 	d.media.Audio.SampleRate = d.cfg.AudioRate
+	sort.SliceStable(d.media.Text, func(i, j int) bool { return d.media.Text[i].Start < d.media.Text[j].Start })
 	return &d.media, nil
 }
 
-func (d *decoder) ctxErr(ctx context.Context, err error) error {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return d.fail(KindLimit, "decode", fmt.Errorf("decode wall time exceeded: %w", err))
+func (d *decoder) open(ctx context.Context, r io.Reader, size int64) error {
+	ioc, err := d.newIOContext(ctx, r, size)
+	if err != nil {
+		return d.fail(KindTransient, "open", err)
 	}
-	return d.fail(KindTransient, "decode", err)
-}
-
-func (d *decoder) open(ctx context.Context, path string) error {
+	d.onClose(ioc.Free)
 	d.fc = astiav.AllocFormatContext()
 	if d.fc == nil {
 		return d.fail(KindTransient, "open", errors.New("cannot allocate format context"))
 	}
-	d.defer_(d.fc.Free)
-	// The interrupt callback lets a cancelled context abort blocking I/O
+	d.onClose(d.fc.Free)
+	d.fc.SetPb(ioc)
+	// The interrupt callback lets a cancelled context abort blocking work
 	// inside FFmpeg, not only between packets.
 	ii := d.fc.SetInterruptCallback()
 	stop := context.AfterFunc(ctx, ii.Interrupt)
-	d.defer_(func() { stop() })
+	d.onClose(func() { stop() })
 
 	opts := astiav.NewDictionary()
 	defer opts.Free()
-	_ = opts.Set("protocol_whitelist", "file", 0)
+	// With a custom IOContext FFmpeg needs no protocol at all; an empty
+	// whitelist would be ignored, so name one that cannot open anything.
+	_ = opts.Set("protocol_whitelist", "none", 0)
 	_ = opts.Set("format_whitelist", formatWhitelist, 0)
-	if err := d.fc.OpenInput(path, nil, opts); err != nil {
-		if ctx.Err() != nil {
-			return d.ctxErr(ctx, ctx.Err())
-		}
-		return d.fail(KindInvalid, "open", err)
+	if err := d.fc.OpenInput("", nil, opts); err != nil {
+		return d.ffmpegErr(ctx, "open", err)
 	}
-	d.defer_(d.fc.CloseInput)
+	d.onClose(d.fc.CloseInput)
 	if err := d.fc.FindStreamInfo(nil); err != nil {
-		return d.fail(KindInvalid, "probe", err)
+		return d.ffmpegErr(ctx, "probe", err)
 	}
 
 	info := &d.media.Info
@@ -307,43 +205,90 @@ func (d *decoder) open(ctx context.Context, path string) error {
 		return d.fail(KindLimit, "probe", fmt.Errorf("duration %s exceeds limit %s", info.Duration, d.cfg.MaxDuration))
 	}
 	info.Metadata = dictionaryMap(d.fc.Metadata())
+	d.media.Text = append(d.media.Text, metadataCues(info.Metadata, info.Duration)...)
 
 	for _, s := range d.fc.Streams() {
-		cp := s.CodecParameters()
-		switch cp.MediaType() {
-		case astiav.MediaTypeVideo:
-			if d.video != nil || cp.Width() <= 0 || cp.Height() <= 0 {
-				continue
-			}
-			if cp.Width()*cp.Height() > d.cfg.MaxPixels {
-				return d.fail(KindLimit, "probe", fmt.Errorf("frame %dx%d exceeds %d pixels", cp.Width(), cp.Height(), d.cfg.MaxPixels))
-			}
-			cc, err := d.openCodec(s, "video")
-			if err != nil {
-				return err
-			}
-			d.video, d.videoCodec = s, cc
-			info.VideoCodec = astiav.FindDecoder(cp.CodecID()).Name()
-			info.Width, info.Height = cp.Width(), cp.Height()
-		case astiav.MediaTypeAudio:
-			if d.audio != nil || d.cfg.NoAudio {
-				continue
-			}
-			cc, err := d.openCodec(s, "audio")
-			if err != nil {
-				return err
-			}
-			d.audio, d.audioCodec = s, cc
-			info.AudioCodec = astiav.FindDecoder(cp.CodecID()).Name()
+		if err := d.addStream(s); err != nil {
+			return err
 		}
 	}
-	if d.video == nil && d.audio == nil {
+	if d.video == nil && d.audio == nil && (d.cfg.NoVideo || !d.hasStream(astiav.MediaTypeVideo)) && (d.cfg.NoAudio || !d.hasStream(astiav.MediaTypeAudio)) {
 		return d.fail(KindInvalid, "probe", errors.New("no decodable video or audio stream"))
+	}
+	if d.video == nil {
+		d.framesDone = true
 	}
 	return nil
 }
 
-func (d *decoder) openCodec(s *astiav.Stream, kind string) (*astiav.CodecContext, error) {
+func (d *decoder) hasStream(t astiav.MediaType) bool {
+	for _, s := range d.media.Info.Streams {
+		if s.Type == t.String() {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *decoder) addStream(s *astiav.Stream) error {
+	cp := s.CodecParameters()
+	si := Stream{Index: s.Index(), Type: cp.MediaType().String(), Codec: cp.CodecID().Name()}
+	if md := dictionaryMap(s.Metadata()); md != nil {
+		si.Language = md["language"]
+	}
+	defer func() { d.media.Info.Streams = append(d.media.Info.Streams, si) }()
+	switch cp.MediaType() {
+	case astiav.MediaTypeVideo:
+		si.Width, si.Height = cp.Width(), cp.Height()
+		if r := s.AvgFrameRate(); r.Den() > 0 {
+			si.FrameRate = math.Round(r.Float64()*1000) / 1000
+		}
+		si.Rotation = streamRotation(s)
+		if cp.Width()*cp.Height() > d.cfg.MaxPixels || cp.Width() > 65535 || cp.Height() > 65535 {
+			return d.fail(KindLimit, "probe", fmt.Errorf("frame %dx%d exceeds %d pixels", cp.Width(), cp.Height(), d.cfg.MaxPixels))
+		}
+		if d.video != nil || d.cfg.NoVideo || cp.Width() <= 0 || cp.Height() <= 0 {
+			return nil
+		}
+		v, err := d.openVideo(s)
+		if err != nil {
+			return err
+		}
+		d.video = v
+		info := &d.media.Info
+		info.VideoCodec = si.Codec
+		info.Rotation = si.Rotation
+		info.Width, info.Height = cp.Width(), cp.Height()
+		if si.Rotation == 90 || si.Rotation == 270 {
+			info.Width, info.Height = info.Height, info.Width
+		}
+	case astiav.MediaTypeAudio:
+		si.SampleRate = cp.SampleRate()
+		si.Channels = cp.ChannelLayout().NbChannels()
+		if d.audio != nil || d.cfg.NoAudio {
+			return nil
+		}
+		cc, err := d.openCodec(s, "audio", nil)
+		if err != nil {
+			// An undecodable audio track does not spoil the video.
+			slog.Debug("decode: skipping audio stream", "source", d.src, "err", err)
+			return nil
+		}
+		d.audio = &audioState{stream: s, codec: cc}
+		d.media.Info.AudioCodec = si.Codec
+	case astiav.MediaTypeSubtitle:
+		if d.cfg.NoText || !textSubtitle(cp.CodecID()) {
+			return nil
+		}
+		if d.subtitles == nil {
+			d.subtitles = map[int]*subtitleState{}
+		}
+		d.subtitles[s.Index()] = &subtitleState{stream: s, codec: cp.CodecID(), language: si.Language}
+	}
+	return nil
+}
+
+func (d *decoder) openCodec(s *astiav.Stream, kind string, opts map[string]string) (*astiav.CodecContext, error) {
 	cp := s.CodecParameters()
 	codec := astiav.FindDecoder(cp.CodecID())
 	if codec == nil {
@@ -353,55 +298,29 @@ func (d *decoder) openCodec(s *astiav.Stream, kind string) (*astiav.CodecContext
 	if cc == nil {
 		return nil, d.fail(KindTransient, "open "+kind+" decoder", errors.New("cannot allocate codec context"))
 	}
-	d.defer_(cc.Free)
+	d.onClose(cc.Free)
 	if err := cp.ToCodecContext(cc); err != nil {
 		return nil, d.fail(KindInvalid, "open "+kind+" decoder", err)
 	}
-	if kind == "video" {
-		cc.SetThreadCount(d.cfg.Threads)
-	}
 	cc.SetTimeBase(s.TimeBase())
-	if err := cc.Open(codec, nil); err != nil {
+	var dict *astiav.Dictionary
+	if len(opts) > 0 {
+		dict = astiav.NewDictionary()
+		defer dict.Free()
+		for k, v := range opts {
+			_ = dict.Set(k, v, 0)
+		}
+	}
+	if err := cc.Open(codec, dict); err != nil {
 		return nil, d.fail(KindInvalid, "open "+kind+" decoder", err)
 	}
 	return cc, nil
 }
 
-// decodeVideo sends one packet (nil flushes) and samples the frames that
-// come out. A frame is colour-converted only when it is sampled.
-func (d *decoder) decodeVideo(pkt *astiav.Packet, frame *astiav.Frame) error {
-	if err := d.videoCodec.SendPacket(pkt); err != nil && !errors.Is(err, astiav.ErrEof) {
-		// A corrupt packet in the middle of a stream is common in the wild:
-		// skip it, as the ffmpeg CLI does, and judge the whole file by
-		// whether any frame decodes.
-		slog.Debug("decode: bad video packet", "source", d.src, "err", err)
-		return nil
-	}
-	for {
-		err := d.videoCodec.ReceiveFrame(frame)
-		if errors.Is(err, astiav.ErrEagain) || errors.Is(err, astiav.ErrEof) {
-			return nil
-		}
-		if err != nil {
-			slog.Debug("decode: bad video frame", "source", d.src, "err", err)
-			return nil
-		}
-		t := d.streamTime(d.video, frame.Pts())
-		if t >= d.next && t >= 0 {
-			if err := d.sample(frame, t); err != nil {
-				frame.Unref()
-				return err
-			}
-			// Advance to the first grid point after t, so a gap in the
-			// stream does not produce a burst of samples.
-			d.next = (t/d.cfg.FrameInterval + 1) * d.cfg.FrameInterval
-		}
-		frame.Unref()
-	}
-}
-
-func (d *decoder) streamTime(s *astiav.Stream, pts int64) time.Duration {
-	if pts == astiav.NoPtsValue {
+// streamTime converts a timestamp of stream s to time from the start of
+// the video.
+func streamTime(s *astiav.Stream, ts int64) time.Duration {
+	if ts == astiav.NoPtsValue {
 		return -1
 	}
 	start := s.StartTime()
@@ -409,148 +328,34 @@ func (d *decoder) streamTime(s *astiav.Stream, pts int64) time.Duration {
 		start = 0
 	}
 	tb := s.TimeBase()
-	secs := float64(pts-start) * float64(tb.Num()) / float64(tb.Den())
-	if math.IsNaN(secs) || math.IsInf(secs, 0) {
+	if tb.Den() == 0 {
+		return -1
+	}
+	secs := float64(ts-start) * float64(tb.Num()) / float64(tb.Den())
+	if math.IsNaN(secs) || math.IsInf(secs, 0) || math.Abs(secs) > 1e7 {
 		return -1
 	}
 	return time.Duration(secs * float64(time.Second))
 }
 
-func (d *decoder) sample(frame *astiav.Frame, t time.Duration) error {
-	w, h, pf := frame.Width(), frame.Height(), frame.PixelFormat()
-	if w <= 0 || h <= 0 {
-		return nil
+func streamRotation(s *astiav.Stream) int {
+	b := s.SideData(astiav.PacketSideDataTypeDisplaymatrix)
+	if len(b) == 0 {
+		return 0
 	}
-	if w*h > d.cfg.MaxPixels {
-		return d.fail(KindLimit, "decode video", fmt.Errorf("frame %dx%d exceeds %d pixels", w, h, d.cfg.MaxPixels))
-	}
-	key := [3]int{w, h, int(pf)}
-	if d.sws == nil || d.swsKey != key {
-		if d.sws != nil {
-			d.sws.Free()
-		}
-		size := d.cfg.FrameSize
-		sws, err := astiav.CreateSoftwareScaleContext(w, h, pf, size, size, astiav.PixelFormatGray8,
-			astiav.NewSoftwareScaleContextFlags(astiav.SoftwareScaleContextFlagArea))
-		if err != nil {
-			return d.fail(KindInvalid, "scale", err)
-		}
-		if d.sws == nil {
-			d.defer_(func() { d.sws.Free() })
-		}
-		d.sws, d.swsKey = sws, key
-		if d.scaled == nil {
-			d.scaled = astiav.AllocFrame()
-			d.defer_(d.scaled.Free)
-		}
-	}
-	d.scaled.Unref()
-	if err := d.sws.ScaleFrame(frame, d.scaled); err != nil {
-		return d.fail(KindInvalid, "scale", err)
-	}
-	buf, err := d.scaled.Data().Bytes(1)
+	m, err := astiav.NewDisplayMatrixFromBytes(b)
 	if err != nil {
-		return d.fail(KindTransient, "scale", err)
+		return 0
 	}
-	d.media.Frames = append(d.media.Frames, Frame{T: t, Size: d.cfg.FrameSize, Gray: buf})
-	return nil
-}
-
-func (d *decoder) decodeAudio(pkt *astiav.Packet, frame *astiav.Frame) error {
-	if err := d.audioCodec.SendPacket(pkt); err != nil && !errors.Is(err, astiav.ErrEof) {
-		slog.Debug("decode: bad audio packet", "source", d.src, "err", err)
-		return nil
+	// FFmpeg's angle is counter-clockwise; what a player does is rotate
+	// clockwise by its negation.
+	deg := int(math.Round(-m.Rotation()))
+	deg = ((deg % 360) + 360) % 360
+	switch deg {
+	case 90, 180, 270:
+		return deg
 	}
-	for {
-		err := d.audioCodec.ReceiveFrame(frame)
-		if errors.Is(err, astiav.ErrEagain) || errors.Is(err, astiav.ErrEof) {
-			return nil
-		}
-		if err != nil {
-			slog.Debug("decode: bad audio frame", "source", d.src, "err", err)
-			return nil
-		}
-		err = d.filterAudio(frame)
-		frame.Unref()
-		if err != nil {
-			return err
-		}
-	}
-}
-
-// filterAudio pushes one decoded frame (nil at the end) through
-// abuffer → aresample → aformat(flt, mono) → abuffersink and appends what
-// comes out. go-astiav v0.16 has no SoftwareResampleContext, hence the graph.
-func (d *decoder) filterAudio(frame *astiav.Frame) error {
-	if d.graph == nil {
-		if frame == nil {
-			return nil
-		}
-		if err := d.buildAudioGraph(frame); err != nil {
-			return err
-		}
-	}
-	if err := d.abuffer.BuffersrcAddFrame(frame, astiav.NewBuffersrcFlags(astiav.BuffersrcFlagKeepRef)); err != nil {
-		return d.fail(KindInvalid, "resample audio", err)
-	}
-	for {
-		d.filtered.Unref()
-		err := d.asink.BuffersinkGetFrame(d.filtered, astiav.NewBuffersinkFlags())
-		if errors.Is(err, astiav.ErrEagain) || errors.Is(err, astiav.ErrEof) {
-			return nil
-		}
-		if err != nil {
-			return d.fail(KindInvalid, "resample audio", err)
-		}
-		d.media.Audio.Samples = appendMonoFloat(d.media.Audio.Samples, d.filtered)
-	}
-}
-
-func (d *decoder) buildAudioGraph(frame *astiav.Frame) error {
-	fail := func(err error) error { return d.fail(KindInvalid, "audio filter graph", err) }
-	d.graph = astiav.AllocFilterGraph()
-	d.defer_(d.graph.Free)
-	d.filtered = astiav.AllocFrame()
-	d.defer_(d.filtered.Free)
-
-	layout := frame.ChannelLayout()
-	if !layout.Valid() || layout.NbChannels() == 0 {
-		layout = astiav.ChannelLayoutMono
-	}
-	var err error
-	d.abuffer, err = d.graph.NewFilterContext(astiav.FindFilterByName("abuffer"), "in", astiav.FilterArgs{
-		"channel_layout": layout.String(),
-		"sample_fmt":     frame.SampleFormat().Name(),
-		"sample_rate":    fmt.Sprint(frame.SampleRate()),
-		"time_base":      d.audio.TimeBase().String(),
-	})
-	if err != nil {
-		return fail(err)
-	}
-	d.asink, err = d.graph.NewFilterContext(astiav.FindFilterByName("abuffersink"), "out", nil)
-	if err != nil {
-		return fail(err)
-	}
-	outputs := astiav.AllocFilterInOut()
-	defer outputs.Free()
-	inputs := astiav.AllocFilterInOut()
-	defer inputs.Free()
-	outputs.SetName("in")
-	outputs.SetFilterContext(d.abuffer)
-	outputs.SetPadIdx(0)
-	outputs.SetNext(nil)
-	inputs.SetName("out")
-	inputs.SetFilterContext(d.asink)
-	inputs.SetPadIdx(0)
-	inputs.SetNext(nil)
-	spec := fmt.Sprintf("aresample=%d,aformat=sample_fmts=flt:channel_layouts=mono", d.cfg.AudioRate)
-	if err := d.graph.Parse(spec, inputs, outputs); err != nil {
-		return fail(err)
-	}
-	if err := d.graph.Configure(); err != nil {
-		return fail(err)
-	}
-	return nil
+	return 0
 }
 
 func dictionaryMap(dict *astiav.Dictionary) map[string]string {

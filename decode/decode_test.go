@@ -44,8 +44,8 @@ func TestFileSamplesFramesAndAudio(t *testing.T) {
 		if f.T != time.Duration(i)*time.Second {
 			t.Errorf("frame %d at %s, want %ds", i, f.T, i)
 		}
-		if f.Size != 64 || len(f.Gray) != 64*64 {
-			t.Errorf("frame %d is %d bytes at size %d", i, len(f.Gray), f.Size)
+		if len(f.Images) != 1 || len(f.Images[0].Data) != 64*64 {
+			t.Errorf("frame %d has %d images", i, len(f.Images))
 		}
 	}
 
@@ -93,7 +93,7 @@ func TestFrameMatchesFFmpegCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := m.Frames[2].Gray
+	got := m.Frames[2].Images[0].Data
 	if len(want) != len(got) {
 		t.Fatalf("ffmpeg gave %d bytes, decode %d", len(want), len(got))
 	}

@@ -86,18 +86,6 @@ func (j Job) Validate() error {
 	return nil
 }
 
-// FilePath returns the local path of a file:// source.
-func (j Job) FilePath() (string, bool) {
-	u, err := url.Parse(j.Source)
-	if err != nil || u.Scheme != "file" {
-		return "", false
-	}
-	if u.Host != "" && u.Host != "localhost" {
-		return "", false
-	}
-	return u.Path, true
-}
-
 // FileURL turns an absolute path into a file:// URL.
 func FileURL(absPath string) string {
 	return (&url.URL{Scheme: "file", Path: absPath}).String()

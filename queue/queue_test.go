@@ -43,16 +43,10 @@ func TestParseJob(t *testing.T) {
 	}
 }
 
-func TestFileSource(t *testing.T) {
+func TestFileURL(t *testing.T) {
 	t.Parallel()
-	u := FileURL("/srv/up loads/a#1.mp4")
-	j := Job{Source: u}
-	p, ok := j.FilePath()
-	if !ok || p != "/srv/up loads/a#1.mp4" {
-		t.Fatalf("FileURL → FilePath: %q %v (url %s)", p, ok, u)
-	}
-	if _, ok := (Job{Source: "https://h/a.mp4"}).FilePath(); ok {
-		t.Error("an https source has no file path")
+	if got, want := FileURL("/srv/up loads/a#1.mp4"), "file:///srv/up%20loads/a%231.mp4"; got != want {
+		t.Errorf("FileURL = %s, want %s", got, want)
 	}
 }
 

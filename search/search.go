@@ -85,7 +85,7 @@ var ErrEmptyQuery = errors.New("query has nothing to search with")
 // Video searches with the video file at path.
 func (s *Searcher) Video(ctx context.Context, path string, opts Options) (Response, error) {
 	opts = opts.withDefaults()
-	res, err := s.analyzer.File(ctx, path, opts.Spaces)
+	res, err := s.analyzer.Source(ctx, path, opts.Spaces)
 	if err != nil {
 		return Response{}, err
 	}

@@ -224,11 +224,7 @@ func (w *Worker) run(ctx context.Context, job queue.Job, attempts int) (res *ana
 	if err := w.statuses.Put(ctx, queue.Status{VideoID: job.VideoID, State: queue.StateProcessing, JobID: job.JobID, Source: job.Source, Attempts: attempts}); err != nil {
 		return nil, outcome{err: err, transient: true, cause: queue.CauseExhausted}
 	}
-	path, ok := job.FilePath()
-	if !ok {
-		return nil, outcome{cause: queue.CauseInvalid, err: fmt.Errorf("source %s: only file:// sources are supported by this worker", job.Source)}
-	}
-	res, err := w.analyzer.File(ctx, path, job.Spaces)
+	res, err := w.analyzer.Source(ctx, job.Source, job.Spaces)
 	if err != nil {
 		var me *encoders.Error
 		switch {

@@ -1,0 +1,263 @@
+package decode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// HTTPPolicy is what an http(s) source may reach and how long it may take.
+type HTTPPolicy struct {
+	// AllowPrivate lets sources resolve to loopback, link-local, private
+	// (RFC 1918, ULA), CGNAT and unspecified addresses. Off by default:
+	// an upload URL must never reach the fleet's own network.
+	AllowPrivate bool
+	// AllowHosts, when not empty, are the only host names allowed
+	// (exact match, or a suffix match for entries starting with ".").
+	AllowHosts []string
+	// DenyHosts are host names never allowed (same matching).
+	DenyHosts []string
+	// ConnectTimeout bounds each TCP+TLS connect. Defaults to 5s.
+	ConnectTimeout time.Duration
+	// ReadTimeout bounds each wait for bytes from the server. Defaults to
+	// 15s.
+	ReadTimeout time.Duration
+}
+
+func (p HTTPPolicy) withDefaults() HTTPPolicy {
+	if p.ConnectTimeout <= 0 {
+		p.ConnectTimeout = 5 * time.Second
+	}
+	if p.ReadTimeout <= 0 {
+		p.ReadTimeout = 15 * time.Second
+	}
+	return p
+}
+
+var errForbiddenAddr = errors.New("address not allowed")
+
+// checkHost applies the host lists.
+func (p HTTPPolicy) checkHost(host string) error {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	match := func(list []string) bool {
+		for _, h := range list {
+			h = strings.ToLower(h)
+			if host == h || (strings.HasPrefix(h, ".") && strings.HasSuffix(host, h)) {
+				return true
+			}
+		}
+		return false
+	}
+	if match(p.DenyHosts) {
+		return fmt.Errorf("host %s is denied", host)
+	}
+	if len(p.AllowHosts) > 0 && !match(p.AllowHosts) {
+		return fmt.Errorf("host %s is not in the allow list", host)
+	}
+	return nil
+}
+
+// checkAddr refuses internal addresses. It runs on the address actually
+// dialled, after DNS, for every connection including redirects, so neither
+// a DNS answer nor a redirect can steer a fetch inside the network.
+func (p HTTPPolicy) checkAddr(address string) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return fmt.Errorf("%w: %s is not an IP", errForbiddenAddr, host)
+	}
+	ip = ip.Unmap()
+	if p.AllowPrivate {
+		return nil
+	}
+	cgnat := netip.MustParsePrefix("100.64.0.0/10")
+	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() || cgnat.Contains(ip) {
+		return fmt.Errorf("%w: %s is an internal address", errForbiddenAddr, ip)
+	}
+	return nil
+}
+
+// httpSource reads an http(s) resource as an io.ReadSeeker, seeking with
+// Range requests when the server supports them (mp4 files with the index at
+// the end need that).
+type httpSource struct {
+	ctx      context.Context
+	client   *http.Client
+	url      string
+	size     int64 // -1 when unknown
+	seekable bool
+	pos      int64
+	body     io.ReadCloser
+	read     int64 // bytes transferred, across seeks
+	maxRead  int64
+}
+
+func newHTTPClient(p HTTPPolicy) *http.Client {
+	dialer := &net.Dialer{
+		Timeout: p.ConnectTimeout,
+		Control: func(network, address string, _ syscall.RawConn) error { return p.checkAddr(address) },
+	}
+	tr := &http.Transport{
+		Proxy: nil, // a proxy would dial on our behalf and bypass checkAddr
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &deadlineConn{Conn: c, timeout: p.ReadTimeout}, nil
+		},
+		TLSHandshakeTimeout:   p.ConnectTimeout,
+		ResponseHeaderTimeout: p.ReadTimeout,
+		MaxIdleConnsPerHost:   2,
+	}
+	return &http.Client{
+		Transport: tr,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 5 {
+				return errors.New("more than 5 redirects")
+			}
+			if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+				return fmt.Errorf("redirect to %s scheme", req.URL.Scheme)
+			}
+			return p.checkHost(req.URL.Hostname())
+		},
+	}
+}
+
+// deadlineConn gives every read its own deadline: a server that stalls
+// mid-body fails the read instead of holding a worker forever.
+type deadlineConn struct {
+	net.Conn
+	timeout time.Duration
+}
+
+func (c *deadlineConn) Read(b []byte) (int, error) {
+	if err := c.Conn.SetReadDeadline(time.Now().Add(c.timeout)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(b)
+}
+
+// openHTTP starts the download and learns the size and whether Range works.
+func openHTTP(ctx context.Context, client *http.Client, url string, maxBytes int64) (*httpSource, error) {
+	s := &httpSource{ctx: ctx, client: client, url: url, size: -1, maxRead: 2 * maxBytes}
+	resp, err := s.get(0)
+	if err != nil {
+		return nil, err
+	}
+	switch resp.StatusCode {
+	case http.StatusPartialContent:
+		s.seekable = true
+		if _, total, ok := strings.Cut(resp.Header.Get("Content-Range"), "/"); ok {
+			if n, err := strconv.ParseInt(total, 10, 64); err == nil {
+				s.size = n
+			}
+		}
+	case http.StatusOK:
+		s.size = resp.ContentLength
+	default:
+		resp.Body.Close()
+		return nil, &httpStatusError{code: resp.StatusCode}
+	}
+	if s.size > maxBytes {
+		resp.Body.Close()
+		return nil, fmt.Errorf("%w: %d bytes, limit is %d", errTooLarge, s.size, maxBytes)
+	}
+	s.body = resp.Body
+	return s, nil
+}
+
+var errTooLarge = errors.New("source too large")
+
+type httpStatusError struct{ code int }
+
+func (e *httpStatusError) Error() string { return fmt.Sprintf("HTTP %d", e.code) }
+
+// transient: 5xx and 429 may go away; 4xx will not.
+func (e *httpStatusError) transient() bool { return e.code >= 500 || e.code == 429 }
+
+func (s *httpSource) get(from int64) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(s.ctx, http.MethodGet, s.url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Range", "bytes="+strconv.FormatInt(from, 10)+"-")
+	req.Header.Set("User-Agent", "mediavec")
+	return s.client.Do(req)
+}
+
+func (s *httpSource) Read(p []byte) (int, error) {
+	if s.body == nil {
+		return 0, io.EOF
+	}
+	n, err := s.body.Read(p)
+	s.pos += int64(n)
+	s.read += int64(n)
+	if s.read > s.maxRead {
+		return n, fmt.Errorf("%w: more than %d bytes transferred", errTooLarge, s.maxRead)
+	}
+	return n, err
+}
+
+func (s *httpSource) Seek(offset int64, whence int) (int64, error) {
+	var abs int64
+	switch whence {
+	case io.SeekStart:
+		abs = offset
+	case io.SeekCurrent:
+		abs = s.pos + offset
+	case io.SeekEnd:
+		if s.size < 0 {
+			return 0, errors.New("seek from end: size unknown")
+		}
+		abs = s.size + offset
+	}
+	if abs == s.pos {
+		return abs, nil
+	}
+	if !s.seekable {
+		return 0, errors.New("server does not support range requests")
+	}
+	if abs < 0 || (s.size >= 0 && abs > s.size) {
+		return 0, fmt.Errorf("seek to %d outside 0..%d", abs, s.size)
+	}
+	if s.body != nil {
+		s.body.Close()
+		s.body = nil
+	}
+	s.pos = abs
+	if s.size >= 0 && abs == s.size {
+		return abs, nil
+	}
+	resp, err := s.get(abs)
+	if err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != http.StatusPartialContent {
+		resp.Body.Close()
+		return 0, &httpStatusError{code: resp.StatusCode}
+	}
+	s.body = resp.Body
+	return abs, nil
+}
+
+func (s *httpSource) Size() int64 { return s.size }
+
+func (s *httpSource) Close() error {
+	if s.body != nil {
+		return s.body.Close()
+	}
+	return nil
+}

@@ -1,0 +1,227 @@
+package decode
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/asticode/go-astiav"
+)
+
+// thumbSize is the side of the grey thumbnail the scenes policy compares.
+const thumbSize = 32
+
+type videoState struct {
+	stream     *astiav.Stream
+	codec      *astiav.CodecContext
+	rotation   int
+	step       time.Duration // fps policy: time between samples
+	next       time.Duration // fps policy: next grid time
+	converters []*converter
+	thumb      *converter // scenes policy
+	prevThumb  []byte
+	lastSample time.Duration
+}
+
+// converter scales frames to one spec, re-creating its swscale context when
+// the source size or pixel format changes mid-stream.
+type converter struct {
+	w, h   int
+	format astiav.PixelFormat
+	flags  astiav.SoftwareScaleContextFlags
+	sws    *astiav.SoftwareScaleContext
+	key    [3]int
+	dst    *astiav.Frame
+}
+
+func (c *converter) convert(src *astiav.Frame) ([]byte, error) {
+	key := [3]int{src.Width(), src.Height(), int(src.PixelFormat())}
+	if c.sws == nil || c.key != key {
+		if c.sws != nil {
+			c.sws.Free()
+			c.sws = nil
+		}
+		sws, err := astiav.CreateSoftwareScaleContext(key[0], key[1], src.PixelFormat(), c.w, c.h, c.format, c.flags)
+		if err != nil {
+			return nil, err
+		}
+		c.sws, c.key = sws, key
+	}
+	if c.dst == nil {
+		c.dst = astiav.AllocFrame()
+	}
+	c.dst.Unref()
+	if err := c.sws.ScaleFrame(src, c.dst); err != nil {
+		return nil, err
+	}
+	return c.dst.Data().Bytes(1)
+}
+
+func (c *converter) free() {
+	if c.sws != nil {
+		c.sws.Free()
+	}
+	if c.dst != nil {
+		c.dst.Free()
+	}
+}
+
+func (d *decoder) openVideo(s *astiav.Stream) (*videoState, error) {
+	opts := map[string]string{"threads": "auto"}
+	if d.cfg.Threads > 0 {
+		opts["threads"] = strconv.Itoa(d.cfg.Threads)
+	}
+	if d.cfg.Sampling.Kind == PolicyKeyframes {
+		// The decoder drops every frame that is not a keyframe before
+		// decoding it.
+		opts["skip_frame"] = "nokey"
+	}
+	cc, err := d.openCodec(s, "video", opts)
+	if err != nil {
+		return nil, err
+	}
+	v := &videoState{stream: s, codec: cc, rotation: streamRotation(s), next: 0}
+	v.step = time.Duration(float64(time.Second) / d.cfg.Sampling.FPS)
+	for _, spec := range d.cfg.Frames {
+		w, h := spec.Width, spec.Height
+		if v.rotation == 90 || v.rotation == 270 {
+			w, h = h, w // scale to the stored orientation, then rotate
+		}
+		pf := astiav.PixelFormatGray8
+		if spec.Format == RGB24 {
+			pf = astiav.PixelFormatRgb24
+		}
+		c := &converter{w: w, h: h, format: pf, flags: astiav.NewSoftwareScaleContextFlags(astiav.SoftwareScaleContextFlagArea)}
+		v.converters = append(v.converters, c)
+		d.onClose(c.free)
+	}
+	if d.cfg.Sampling.Kind == PolicyScenes {
+		v.thumb = &converter{w: thumbSize, h: thumbSize, format: astiav.PixelFormatGray8,
+			flags: astiav.NewSoftwareScaleContextFlags(astiav.SoftwareScaleContextFlagPoint)}
+		d.onClose(v.thumb.free)
+	}
+	return v, nil
+}
+
+// decodeVideo sends one packet (nil flushes) and samples the frames that
+// come out.
+func (d *decoder) decodeVideo(pkt *astiav.Packet, frame *astiav.Frame) error {
+	v := d.video
+	if err := v.codec.SendPacket(pkt); err != nil && !errors.Is(err, astiav.ErrEof) {
+		// A corrupt packet in the middle of a stream is common in the wild:
+		// skip it, as the ffmpeg CLI does, and judge the whole file by
+		// whether any frame decodes.
+		slog.Debug("decode: bad video packet", "source", d.src, "err", err)
+		return nil
+	}
+	for !d.framesDone {
+		err := v.codec.ReceiveFrame(frame)
+		if errors.Is(err, astiav.ErrEagain) || errors.Is(err, astiav.ErrEof) {
+			return nil
+		}
+		if err != nil {
+			slog.Debug("decode: bad video frame", "source", d.src, "err", err)
+			return nil
+		}
+		err = d.consider(frame)
+		frame.Unref()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// consider applies the sampling policy to one decoded frame.
+func (d *decoder) consider(frame *astiav.Frame) error {
+	v := d.video
+	if frame.Width()*frame.Height() > d.cfg.MaxPixels {
+		return d.fail(KindLimit, "decode video", fmt.Errorf("frame %dx%d exceeds %d pixels", frame.Width(), frame.Height(), d.cfg.MaxPixels))
+	}
+	t := streamTime(v.stream, frameTimestamp(frame))
+	if t < 0 {
+		return nil
+	}
+	take := false
+	switch d.cfg.Sampling.Kind {
+	case PolicyFPS:
+		if t >= v.next {
+			take = true
+			// Advance to the first grid point after t, so a gap in the
+			// stream does not produce a burst of samples.
+			v.next = (t/v.step + 1) * v.step
+		}
+	case PolicyKeyframes:
+		take = true
+	case PolicyScenes:
+		thumb, err := v.thumb.convert(frame)
+		if err != nil {
+			return d.fail(KindInvalid, "scale", err)
+		}
+		switch {
+		case v.prevThumb == nil:
+			take = true
+		case meanAbsDiff(v.prevThumb, thumb) > d.cfg.Sampling.SceneThreshold:
+			take = true
+		case t-v.lastSample >= d.cfg.Sampling.MaxInterval:
+			take = true
+		}
+		v.prevThumb = append(v.prevThumb[:0], thumb...)
+	}
+	if !take {
+		return nil
+	}
+	f := Frame{T: t, Key: frame.KeyFrame()}
+	for i, c := range v.converters {
+		b, err := c.convert(frame)
+		if err != nil {
+			return d.fail(KindInvalid, "scale", err)
+		}
+		spec := d.cfg.Frames[i]
+		f.Images = append(f.Images, Image{Spec: spec, Data: rotate(b, c.w, c.h, spec.Format.BytesPerPixel(), v.rotation)})
+	}
+	d.media.Frames = append(d.media.Frames, f)
+	v.lastSample = t
+	if len(d.media.Frames) >= d.cfg.MaxFrames {
+		d.framesDone = true
+	}
+	return nil
+}
+
+// meanAbsDiff is the mean absolute difference of two grey images, in [0, 1].
+func meanAbsDiff(a, b []byte) float64 {
+	var sum int
+	for i := range a {
+		d := int(a[i]) - int(b[i])
+		if d < 0 {
+			d = -d
+		}
+		sum += d
+	}
+	return float64(sum) / float64(len(a)) / 255
+}
+
+// rotate turns a packed w×h image clockwise by deg (0, 90, 180 or 270).
+func rotate(src []byte, w, h, bpp, deg int) []byte {
+	if deg == 0 {
+		return src
+	}
+	dst := make([]byte, len(src))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			var o int
+			switch deg {
+			case 90: // out is h wide, w tall
+				o = x*h + (h - 1 - y)
+			case 180:
+				o = (h-1-y)*w + (w - 1 - x)
+			case 270:
+				o = (w-1-x)*h + y
+			}
+			copy(dst[o*bpp:(o+1)*bpp], src[(y*w+x)*bpp:(y*w+x+1)*bpp])
+		}
+	}
+	return dst
+}
