@@ -61,6 +61,7 @@ type decoder struct {
 	audio      *audioState
 	subtitles  map[int]*subtitleState
 	framesDone bool
+	badVideo   bool // a video stream without a usable picture size
 
 	media Media
 }
@@ -155,6 +156,9 @@ func (d *decoder) run(ctx context.Context, r io.Reader, size int64) (*Media, err
 		}
 	}
 	if len(d.media.Frames) == 0 && len(d.media.Audio.Samples) == 0 {
+		if d.badVideo {
+			return nil, d.fail(KindInvalid, "probe", errors.New("the video stream has no valid picture size"))
+		}
 		return nil, d.fail(KindInvalid, "decode", errors.New("no frame and no audio could be decoded"))
 	}
 	d.media.Audio.SampleRate = d.cfg.AudioRate
@@ -247,7 +251,11 @@ func (d *decoder) addStream(s *astiav.Stream) error {
 		if cp.Width()*cp.Height() > d.cfg.MaxPixels || cp.Width() > 65535 || cp.Height() > 65535 {
 			return d.fail(KindLimit, "probe", fmt.Errorf("frame %dx%d exceeds %d pixels", cp.Width(), cp.Height(), d.cfg.MaxPixels))
 		}
-		if d.video != nil || d.cfg.NoVideo || cp.Width() <= 0 || cp.Height() <= 0 {
+		if cp.Width() <= 0 || cp.Height() <= 0 {
+			d.badVideo = true
+			return nil
+		}
+		if d.video != nil || d.cfg.NoVideo {
 			return nil
 		}
 		v, err := d.openVideo(s)
