@@ -194,7 +194,15 @@ func (d *decoder) open(ctx context.Context, r io.Reader, size int64) error {
 		return d.ffmpegErr(ctx, "open", err)
 	}
 	d.onClose(d.fc.CloseInput)
-	if err := d.fc.FindStreamInfo(nil); err != nil {
+	// What the container header declares is checked before FFmpeg opens
+	// decoders to probe the streams.
+	for _, s := range d.fc.Streams() {
+		cp := s.CodecParameters()
+		if cp.MediaType() == astiav.MediaTypeVideo && cp.Width()*cp.Height() > d.cfg.MaxPixels {
+			return d.fail(KindLimit, "probe", fmt.Errorf("frame %dx%d exceeds %d pixels", cp.Width(), cp.Height(), d.cfg.MaxPixels))
+		}
+	}
+	if err := findStreamInfo(d.fc, d.cfg.MaxPixels); err != nil {
 		return d.ffmpegErr(ctx, "probe", err)
 	}
 

@@ -69,7 +69,7 @@ func (c *converter) free() {
 }
 
 func (d *decoder) openVideo(s *astiav.Stream) (*videoState, error) {
-	opts := map[string]string{"threads": "auto"}
+	opts := map[string]string{"threads": "auto", "max_pixels": strconv.Itoa(d.cfg.MaxPixels)}
 	if d.cfg.Threads > 0 {
 		opts["threads"] = strconv.Itoa(d.cfg.Threads)
 	}
