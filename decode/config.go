@@ -77,7 +77,9 @@ func (p Policy) String() string {
 	case PolicyFPS:
 		return "fps=" + strconv.FormatFloat(p.FPS, 'g', -1, 64)
 	case PolicyScenes:
-		return "scenes=" + strconv.FormatFloat(p.SceneThreshold, 'g', -1, 64)
+		if p.SceneThreshold > 0 {
+			return "scenes=" + strconv.FormatFloat(p.SceneThreshold, 'g', -1, 64)
+		}
 	}
 	return string(p.Kind)
 }

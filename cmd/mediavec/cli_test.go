@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mediavec/mediavec/internal/clips"
 )
 
 func TestEveryCommandHasHelp(t *testing.T) {
@@ -106,5 +109,37 @@ func TestDataFolderIsLocked(t *testing.T) {
 	defer s.Close()
 	if _, err := startStack(t.Context(), testStackConfig(t, dir, 0)); err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("second up on the same data folder: %v", err)
+	}
+}
+
+func TestProbePrintsSamplesAsJSON(t *testing.T) {
+	if !clips.Available() {
+		t.Fatal("the ffmpeg CLI is needed: run scripts/setup")
+	}
+	p := clips.MakeT(t, t.TempDir(), clips.Spec{Name: "p", Video: "testsrc2", Audio: "sine", Seconds: 3, Title: "Probe me"})
+	out, code := cli(t, t.Context(), "probe", "--sampling", "fps=2", "--frames", "32x32:rgb24", p)
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	var got struct {
+		Sampling string `json:"sampling"`
+		Frames   []struct {
+			T float64 `json:"t"`
+		} `json:"sampled_frames"`
+		Streams []struct{ Type string }         `json:"streams"`
+		Text    []struct{ Text, Source string } `json:"text"`
+		Audio   float64                         `json:"audio_seconds"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if got.Sampling != "fps=2" || len(got.Frames) != 6 || len(got.Streams) != 2 || got.Audio < 2.9 {
+		t.Errorf("probe output %+v", got)
+	}
+	if len(got.Text) != 1 || got.Text[0].Text != "Probe me" || got.Text[0].Source != "metadata:title" {
+		t.Errorf("text cues %+v", got.Text)
+	}
+	if _, code := cli(t, t.Context(), "probe", "--frames", "big", p); code != 2 {
+		t.Errorf("a bad --frames: exit %d, want 2", code)
 	}
 }

@@ -31,6 +31,7 @@ func commands() []command {
 		{"search", "find videos similar to a video file or an indexed video", runSearch},
 		{"probe", "print what decode sees in a video, as JSON", runProbe},
 		{"models", "list the encoders and verify their files", runModels},
+		{"bench", "benchmarks against a baseline in the same run (bench decode)", runBench},
 	}
 }
 

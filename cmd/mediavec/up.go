@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"time"
 
+	"github.com/mediavec/mediavec/decode"
 	"github.com/mediavec/mediavec/encoders"
 )
 
@@ -19,7 +21,8 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	models := fs.String("models", encoders.DefaultModelsDir(), "models folder")
 	ortLib := fs.String("ort-lib", encoders.DefaultORTLib(), "ONNX Runtime shared library")
 	roots := fs.String("roots", "", "comma-separated folders that file sources must be under (default: any)")
-	frameInterval := fs.Duration("frame-interval", time.Second, "time between sampled frames")
+	sampling := fs.String("sampling", "fps=1", "frame sampling policy: fps=N, keyframes or scenes[=THRESHOLD]")
+	decodeThreads := fs.Int("decode-threads", 0, "video decoder threads per job (default: cores ÷ workers)")
 	maxDuration := fs.Duration("max-duration", 2*time.Hour, "longest video accepted")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -31,8 +34,18 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *roots != "" {
 		cfg.Roots = strings.Split(*roots, ",")
 	}
-	cfg.Decode.FrameInterval = *frameInterval
+	policy, err := decode.ParsePolicy(*sampling)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	cfg.Decode.Sampling = policy
 	cfg.Decode.MaxDuration = *maxDuration
+	cfg.Decode.Threads = *decodeThreads
+	if cfg.Decode.Threads <= 0 {
+		// Jobs run in parallel: split the cores between them rather than
+		// let every decoder start one thread per core.
+		cfg.Decode.Threads = max(1, runtime.NumCPU()/max(1, *workers))
+	}
 	s, err := startStack(ctx, cfg)
 	if err != nil {
 		return err

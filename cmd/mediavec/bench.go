@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/mediavec/mediavec/encoders"
+	"github.com/mediavec/mediavec/internal/bench"
+)
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			fmt.Fprintln(stderr, "Usage: mediavec bench decode [flags]\n\nBenchmarks:\n  decode   go-astiav decode and sampling against the ffmpeg CLI on the same clip")
+			return nil
+		}
+		return fmt.Errorf("%w: want a benchmark: decode", errUsage)
+	}
+	switch args[0] {
+	case "decode":
+		return runBenchDecode(ctx, args[1:], stdout, stderr)
+	}
+	return fmt.Errorf("%w: unknown benchmark %q (have: decode)", errUsage, args[0])
+}
+
+func runBenchDecode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench decode", "bench decode [flags]", stderr)
+	clip := fs.String("clip", "", "clip to decode (default: a generated 1080p30 h264 clip)")
+	seconds := fs.Int("seconds", 60, "length of the generated clip")
+	size := fs.String("size", "1920x1080", "size of the generated clip")
+	threads := fs.Int("threads", 2, "decoder threads, the same for mediavec and the ffmpeg CLI")
+	runs := fs.Int("runs", 3, "runs of each side; the best counts")
+	rss := fs.String("rss", "auto", `clip for the peak-memory run in a child process ("auto": a generated 4K clip; "": skip)`)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	w, h, ok := strings.Cut(*size, "x")
+	wi, err1 := strconv.Atoi(w)
+	hi, err2 := strconv.Atoi(h)
+	if !ok || err1 != nil || err2 != nil {
+		return fmt.Errorf("%w: --size must be WxH", errUsage)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	return bench.Decode(ctx, bench.DecodeConfig{
+		Clip: *clip, Seconds: *seconds, Width: wi, Height: hi, Threads: *threads, Runs: *runs,
+		CacheDir: filepath.Join(encoders.CacheDir(), "bench"), RSSClip: *rss, Self: self,
+	}, stdout)
+}
