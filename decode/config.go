@@ -128,8 +128,6 @@ type FrameSpec struct {
 type Config struct {
 	// Sampling chooses which frames are sampled. Defaults to fps=1.
 	Sampling Policy
-	// FrameInterval, when set, is shorthand for Sampling fps=1/FrameInterval.
-	FrameInterval time.Duration
 	// Frames lists the images made of each sampled frame. Defaults to one
 	// 64×64 grey image.
 	Frames []FrameSpec
@@ -162,9 +160,6 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.FrameInterval > 0 && c.Sampling.Kind == "" {
-		c.Sampling = Policy{Kind: PolicyFPS, FPS: float64(time.Second) / float64(c.FrameInterval)}
-	}
 	c.Sampling = c.Sampling.withDefaults()
 	if len(c.Frames) == 0 {
 		c.Frames = []FrameSpec{{Width: 64, Height: 64, Format: Gray}}

@@ -127,7 +127,7 @@ func TestFileStreams(t *testing.T) {
 	if len(m.Frames) != 3 || len(m.Audio.Samples) != 0 {
 		t.Errorf("video-only: %d frames, %d samples", len(m.Frames), len(m.Audio.Samples))
 	}
-	m, err = File(t.Context(), videoOnly, Config{FrameInterval: 500 * time.Millisecond})
+	m, err = File(t.Context(), videoOnly, Config{Sampling: Policy{Kind: PolicyFPS, FPS: 2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,8 +156,9 @@ func TestFileRejectsBadInput(t *testing.T) {
 	for i := range random {
 		random[i] = byte(rng.UintN(256))
 	}
-	// A file outside any allowed root that a playlist or concat list tries
-	// to pull in.
+	// A valid video outside the source that a playlist or concat list
+	// tries to pull in: if it were read, decode would succeed with its
+	// frames instead of failing.
 	secretDir := t.TempDir()
 	secret := filepath.Join(secretDir, "secret.mp4")
 	if err := os.WriteFile(secret, goodBytes, 0o644); err != nil {

@@ -227,7 +227,11 @@ func (w *Worker) run(ctx context.Context, job queue.Job, attempts int) (res *ana
 	res, err := w.analyzer.Source(ctx, job.Source, job.Spaces)
 	if err != nil {
 		var me *encoders.Error
+		var de *decode.Error
 		switch {
+		case errors.As(err, &de) && de.Kind == decode.KindForbidden:
+			// The job names a source it may not read: the job is bad.
+			return nil, outcome{cause: queue.CauseInvalid, err: err}
 		case decode.Permanent(err):
 			return nil, outcome{cause: queue.CauseDecode, err: err}
 		case errors.As(err, &me):

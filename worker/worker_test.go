@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -246,5 +249,25 @@ func TestExhaustedJobIsDeadLettered(t *testing.T) {
 	}
 	if n := h.jobsLeft(t); n != 0 {
 		t.Errorf("%d jobs left on the work queue", n)
+	}
+}
+
+// A source the policy forbids (here an http URL on loopback) is a bad job:
+// dead-lettered as "invalid" without a retry, and never fetched.
+func TestForbiddenSourceIsInvalid(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	h := start(t, 3)
+	if _, err := queue.Submit(t.Context(), h.js, h.statuses, queue.Job{VideoID: "ssrf", Source: srv.URL + "/admin.mp4"}, false); err != nil {
+		t.Fatal(err)
+	}
+	st := h.wait(t, "ssrf", queue.StateFailed)
+	if st.Cause != queue.CauseInvalid || st.Attempts != 1 || !strings.Contains(st.Error, "internal address") {
+		t.Errorf("status %+v", st)
+	}
+	if hits.Load() != 0 {
+		t.Errorf("the forbidden server was called %d times", hits.Load())
 	}
 }

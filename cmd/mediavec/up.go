@@ -21,6 +21,8 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	models := fs.String("models", encoders.DefaultModelsDir(), "models folder")
 	ortLib := fs.String("ort-lib", encoders.DefaultORTLib(), "ONNX Runtime shared library")
 	roots := fs.String("roots", "", "comma-separated folders that file sources must be under (default: any)")
+	allowPrivate := fs.Bool("http-allow-private", false, "let http(s) sources reach loopback and private addresses")
+	allowHosts := fs.String("http-allow-hosts", "", "comma-separated hosts http(s) sources must be on (\".example.com\" for subdomains; default: any public host)")
 	sampling := fs.String("sampling", "fps=1", "frame sampling policy: fps=N, keyframes or scenes[=THRESHOLD]")
 	decodeThreads := fs.Int("decode-threads", 0, "video decoder threads per job (default: cores ÷ workers)")
 	maxDuration := fs.Duration("max-duration", 2*time.Hour, "longest video accepted")
@@ -39,6 +41,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	cfg.Decode.Sampling = policy
+	cfg.Decode.HTTP = decode.HTTPPolicy{AllowPrivate: *allowPrivate, AllowHosts: splitList(*allowHosts)}
 	cfg.Decode.MaxDuration = *maxDuration
 	cfg.Decode.Threads = *decodeThreads
 	if cfg.Decode.Threads <= 0 {
