@@ -35,7 +35,16 @@ func (d *decoder) decodeAudio(pkt *astiav.Packet, frame *astiav.Frame) error {
 		err = d.filterAudio(frame)
 		frame.Unref()
 		if err != nil {
-			return err
+			var de *Error
+			if errors.As(err, &de) && de.Kind == KindLimit {
+				return err
+			}
+			// A track that cannot be resampled (or changes format
+			// mid-stream) does not spoil the video: keep what came out so
+			// far and stop decoding audio.
+			slog.Debug("decode: dropping the rest of the audio track", "source", d.src, "err", err)
+			d.audio = nil
+			return nil
 		}
 	}
 }
@@ -45,6 +54,9 @@ func (d *decoder) decodeAudio(pkt *astiav.Packet, frame *astiav.Frame) error {
 // comes out. go-astiav v0.16 has no SoftwareResampleContext, hence the graph.
 func (d *decoder) filterAudio(frame *astiav.Frame) error {
 	a := d.audio
+	if a == nil {
+		return nil
+	}
 	if a.graph == nil {
 		if frame == nil {
 			return nil

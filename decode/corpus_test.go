@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -415,6 +416,8 @@ func TestHTTPSources(t *testing.T) {
 	needFFmpeg(t)
 	clip := fixture(t, "c.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "3", "-c:v", "libx264")
 	body, _ := os.ReadFile(clip)
+	big, _ := os.ReadFile(fixture(t, "big.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "3", "-c:v", "libx264", "-b:v", "3M"))
+	fastBody, _ := os.ReadFile(fixture(t, "fast.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "3", "-c:v", "libx264", "-b:v", "3M", "-movflags", "+faststart"))
 	mux := http.NewServeMux()
 	mux.HandleFunc("/clip.mp4", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeContent(w, r, "clip.mp4", time.Time{}, bytes.NewReader(body))
@@ -429,6 +432,20 @@ func TestHTTPSources(t *testing.T) {
 		case <-r.Context().Done():
 		case <-time.After(10 * time.Second):
 		}
+	})
+	// A server that ignores Range: a file with its index at the end cannot
+	// be read from it, and that is the file's fault, not a passing one.
+	mux.HandleFunc("/norange.mp4", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(big)))
+		w.Write(big)
+	})
+	// A connection that breaks off mid-body is not a short video.
+	mux.HandleFunc("/cut.mp4", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(fastBody)))
+		w.Write(fastBody[:len(fastBody)/2])
+		w.(http.Flusher).Flush()
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close()
 	})
 	mux.HandleFunc("/redirect-inside", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/clip.mp4", http.StatusFound)
@@ -454,6 +471,8 @@ func TestHTTPSources(t *testing.T) {
 		{"503 may pass", srv.URL + "/busy", local, KindTransient},
 		{"over the byte limit", srv.URL + "/clip.mp4", Config{MaxBytes: 1000, HTTP: local.HTTP}, KindLimit},
 		{"a stalled server times out", srv.URL + "/stall", local, KindTransient},
+		{"no Range and the index at the end", srv.URL + "/norange.mp4", local, KindInvalid},
+		{"a connection cut mid-body", srv.URL + "/cut.mp4", local, KindTransient},
 		{"credentials in the URL", strings.Replace(srv.URL, "http://", "http://u:p@", 1) + "/clip.mp4", local, KindForbidden},
 		{"other schemes", "ftp://example.com/a.mp4", local, KindForbidden},
 	}
@@ -476,12 +495,16 @@ func TestAddressPolicy(t *testing.T) {
 	t.Parallel()
 	var p HTTPPolicy
 	for _, addr := range []string{"127.0.0.1:80", "10.1.2.3:80", "172.16.0.1:80", "192.168.1.1:443", "169.254.169.254:80",
-		"100.64.0.1:80", "0.0.0.0:80", "[::1]:80", "[fe80::1]:80", "[fc00::1]:80", "[::ffff:127.0.0.1]:80", "224.0.0.1:80"} {
+		"100.64.0.1:80", "0.0.0.0:80", "0.1.2.3:80", "198.18.0.1:80", "255.255.255.255:80", "[::1]:80", "[fe80::1]:80",
+		"[fc00::1]:80", "[::ffff:127.0.0.1]:80", "224.0.0.1:80",
+		"[64:ff9b::a00:1]:80",   // NAT64 of 10.0.0.1
+		"[2002:a9fe:a9fe::]:80", // 6to4 of 169.254.169.254
+	} {
 		if err := p.checkAddr(addr); err == nil {
 			t.Errorf("%s allowed", addr)
 		}
 	}
-	for _, addr := range []string{"8.8.8.8:443", "[2001:4860:4860::8888]:443", "93.184.216.34:80"} {
+	for _, addr := range []string{"8.8.8.8:443", "[2001:4860:4860::8888]:443", "93.184.216.34:80", "[64:ff9b::808:808]:443"} {
 		if err := p.checkAddr(addr); err != nil {
 			t.Errorf("%s refused: %v", addr, err)
 		}

@@ -53,7 +53,7 @@ type decoder struct {
 	cfg     Config
 	src     string
 	closers []func()
-	ioErr   error // the last error of the Go reader under FFmpeg
+	io      *ioState // the Go reader under FFmpeg
 
 	fc *astiav.FormatContext
 
@@ -85,8 +85,11 @@ func (d *decoder) ffmpegErr(ctx context.Context, op string, err error) error {
 	if ctx.Err() != nil {
 		return d.ctxErr(ctx, ctx.Err())
 	}
-	if d.ioErr != nil {
-		return d.fail(classifyIO(ctx, d.ioErr), op, d.ioErr)
+	if d.io != nil && d.io.readErr != nil {
+		return d.fail(classifyIO(ctx, d.io.readErr), op, d.io.readErr)
+	}
+	if d.io != nil && d.io.seekErr != nil {
+		return d.fail(classifyIO(ctx, d.io.seekErr), op, d.io.seekErr)
 	}
 	return d.fail(KindInvalid, op, err)
 }
@@ -115,11 +118,13 @@ func (d *decoder) run(ctx context.Context, r io.Reader, size int64) (*Media, err
 			break // nothing more to gain from the rest of the stream
 		}
 		if err := d.fc.ReadFrame(pkt); err != nil {
+			// FFmpeg reports a failed read as the end of some formats:
+			// a source that broke off is not a short video.
+			if d.io.readErr != nil || ctx.Err() != nil {
+				return nil, d.ffmpegErr(ctx, "read packet", err)
+			}
 			if errors.Is(err, astiav.ErrEof) {
 				break
-			}
-			if d.ioErr != nil || ctx.Err() != nil {
-				return nil, d.ffmpegErr(ctx, "read packet", err)
 			}
 			// A damaged packet in the middle of a file: stop reading, as the
 			// ffmpeg CLI would, and judge by what decoded.

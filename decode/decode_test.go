@@ -214,6 +214,16 @@ func TestFileRejectsBadInput(t *testing.T) {
 	if _, err := File(t.Context(), good, Config{Roots: []string{dir}}); err != nil {
 		t.Errorf("a file under its root: %v", err)
 	}
+	// A symbolic link inside a root that points outside it does not lead
+	// out.
+	link := filepath.Join(dir, "link.mp4")
+	if err := os.Symlink(secret, link); err != nil {
+		t.Fatal(err)
+	}
+	var de *Error
+	if _, err := File(t.Context(), link, Config{Roots: []string{dir}}); !errors.As(err, &de) || de.Kind != KindForbidden {
+		t.Errorf("a link out of the root: %v", err)
+	}
 }
 
 func TestTransientIsNotPermanent(t *testing.T) {

@@ -77,16 +77,51 @@ func (p HTTPPolicy) checkAddr(address string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s is not an IP", errForbiddenAddr, host)
 	}
-	ip = ip.Unmap()
 	if p.AllowPrivate {
 		return nil
 	}
-	cgnat := netip.MustParsePrefix("100.64.0.0/10")
-	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() || cgnat.Contains(ip) {
+	if internalAddr(ip) {
 		return fmt.Errorf("%w: %s is an internal address", errForbiddenAddr, ip)
 	}
 	return nil
+}
+
+// nonPublic are ranges that are not on the public internet beyond what
+// netip's predicates cover.
+var nonPublic = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),      // "this network"
+	netip.MustParsePrefix("100.64.0.0/10"),  // carrier-grade NAT
+	netip.MustParsePrefix("192.0.0.0/24"),   // IETF protocol assignments
+	netip.MustParsePrefix("198.18.0.0/15"),  // benchmarking
+	netip.MustParsePrefix("240.0.0.0/4"),    // reserved, broadcast
+	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64
+	netip.MustParsePrefix("100::/64"),       // discard-only
+	netip.MustParsePrefix("2001:db8::/32"),  // documentation
+}
+
+// internalAddr reports whether ip must not be fetched from. IPv6 forms that
+// embed an IPv4 address (mapped, NAT64, 6to4) are judged by that address.
+func internalAddr(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	if ip.Is6() {
+		b := ip.As16()
+		switch {
+		case netip.MustParsePrefix("64:ff9b::/96").Contains(ip):
+			return internalAddr(netip.AddrFrom4([4]byte(b[12:16])))
+		case netip.MustParsePrefix("2002::/16").Contains(ip):
+			return internalAddr(netip.AddrFrom4([4]byte(b[2:6])))
+		}
+	}
+	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() {
+		return true
+	}
+	for _, p := range nonPublic {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // httpSource reads an http(s) resource as an io.ReadSeeker, seeking with
@@ -102,7 +137,11 @@ type httpSource struct {
 	body     io.ReadCloser
 	read     int64 // bytes transferred, across seeks
 	maxRead  int64
+	err      error // sticky: after a failed seek every read fails
 }
+
+// Seekable reports whether the server honours Range requests.
+func (s *httpSource) Seekable() bool { return s.seekable }
 
 func newHTTPClient(p HTTPPolicy) *http.Client {
 	dialer := &net.Dialer{
@@ -199,15 +238,23 @@ func (s *httpSource) get(from int64) (*http.Response, error) {
 }
 
 func (s *httpSource) Read(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
 	if s.body == nil {
 		return 0, io.EOF
+	}
+	// Seeking re-downloads; cap what one source may transfer in all.
+	if s.read >= s.maxRead {
+		s.err = fmt.Errorf("%w: more than %d bytes transferred", errTooLarge, s.maxRead)
+		return 0, s.err
+	}
+	if left := s.maxRead - s.read; int64(len(p)) > left {
+		p = p[:left]
 	}
 	n, err := s.body.Read(p)
 	s.pos += int64(n)
 	s.read += int64(n)
-	if s.read > s.maxRead {
-		return n, fmt.Errorf("%w: more than %d bytes transferred", errTooLarge, s.maxRead)
-	}
 	return n, err
 }
 
@@ -242,12 +289,13 @@ func (s *httpSource) Seek(offset int64, whence int) (int64, error) {
 		return abs, nil
 	}
 	resp, err := s.get(abs)
-	if err != nil {
-		return 0, err
-	}
-	if resp.StatusCode != http.StatusPartialContent {
+	if err == nil && resp.StatusCode != http.StatusPartialContent {
 		resp.Body.Close()
-		return 0, &httpStatusError{code: resp.StatusCode}
+		err = &httpStatusError{code: resp.StatusCode}
+	}
+	if err != nil {
+		s.err = err
+		return 0, err
 	}
 	s.body = resp.Body
 	return abs, nil

@@ -46,13 +46,15 @@ func file(ctx context.Context, src, path string, cfg Config) (*Media, error) {
 	if err != nil {
 		return nil, fail(KindInvalid, err)
 	}
+	var f *os.File
 	if len(cfg.Roots) > 0 {
-		if err := underRoots(abs, cfg.Roots); err != nil {
-			return nil, fail(KindForbidden, err)
-		}
+		f, err = openInRoots(abs, cfg.Roots)
+	} else {
+		f, err = os.Open(abs)
 	}
-	f, err := os.Open(abs)
 	switch {
+	case errors.Is(err, errOutsideRoots):
+		return nil, fail(KindForbidden, err)
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
 		return nil, fail(KindInvalid, err)
 	case err != nil:
@@ -88,7 +90,9 @@ func URL(ctx context.Context, rawURL string, cfg Config) (*Media, error) {
 	if err := cfg.HTTP.checkHost(u.Hostname()); err != nil {
 		return nil, fail(KindForbidden, err)
 	}
-	src, err := openHTTP(ctx, newHTTPClient(cfg.HTTP), rawURL, cfg.MaxBytes)
+	client := newHTTPClient(cfg.HTTP)
+	defer client.CloseIdleConnections()
+	src, err := openHTTP(ctx, client, rawURL, cfg.MaxBytes)
 	if err != nil {
 		return nil, fail(classifyIO(ctx, err), err)
 	}
@@ -142,21 +146,37 @@ func classifyIO(ctx context.Context, err error) Kind {
 	return KindTransient
 }
 
-func underRoots(abs string, roots []string) error {
-	real, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		return err
-	}
+var errOutsideRoots = errors.New("not under any allowed root")
+
+// openInRoots opens abs only if it lies under one of roots. os.OpenInRoot
+// resolves the path inside the root, so a symbolic link (or one swapped in
+// between a check and the open) cannot lead outside it.
+func openInRoots(abs string, roots []string) (*os.File, error) {
+	var lastErr error
 	for _, r := range roots {
-		rr, err := filepath.EvalSymlinks(r)
-		if err != nil {
-			continue
+		candidates := []string{filepath.Clean(r)}
+		if real, err := filepath.EvalSymlinks(r); err == nil && real != candidates[0] {
+			candidates = append(candidates, real)
 		}
-		if rel, err := filepath.Rel(rr, real); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			return nil
+		for _, root := range candidates {
+			rel, err := filepath.Rel(root, abs)
+			if err != nil || !filepath.IsLocal(rel) {
+				continue
+			}
+			f, err := os.OpenInRoot(root, rel)
+			if err == nil {
+				return f, nil
+			}
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+				return nil, err
+			}
+			lastErr = err
 		}
 	}
-	return fmt.Errorf("%s is not under any allowed root", abs)
+	if lastErr != nil {
+		return nil, fmt.Errorf("%w: %s: %v", errOutsideRoots, abs, lastErr)
+	}
+	return nil, fmt.Errorf("%w: %s", errOutsideRoots, abs)
 }
 
 // AVSEEK_SIZE and AVSEEK_FORCE, from libavformat/avio.h.
@@ -169,51 +189,91 @@ const (
 // read is noise next to demuxing.
 const ioBufferSize = 256 << 10
 
-// newIOContext gives FFmpeg a Go reader. FFmpeg never opens a file or URL by
-// name, so nothing a container says can make it read anything else.
-func (d *decoder) newIOContext(ctx context.Context, r io.Reader, size int64) (*astiav.IOContext, error) {
-	limit := d.cfg.MaxBytes
-	var total int64
-	read := func(b []byte) (int, error) {
-		if err := ctx.Err(); err != nil {
-			d.ioErr = err
-			return 0, astiav.ErrExit
-		}
-		for {
-			n, err := r.Read(b)
-			total += int64(n)
-			if size < 0 && total > limit {
-				d.ioErr = fmt.Errorf("%w: more than %d bytes", errTooLarge, limit)
-				return 0, astiav.ErrEio
-			}
-			if n > 0 {
-				return n, nil
-			}
-			if errors.Is(err, io.EOF) {
-				return 0, astiav.ErrEof
-			}
-			if err != nil {
-				d.ioErr = err
-				return 0, astiav.ErrEio
-			}
-		}
+// ioState is what the IOContext callbacks reach. go-astiav v0.16 keeps its
+// callbacks registered after IOContext.Free, so the callbacks hold only this
+// small struct, and close cuts it loose from the reader and the decoder.
+type ioState struct {
+	ctx     context.Context
+	r       io.Reader
+	seeker  io.Seeker
+	size    int64 // -1 when unknown
+	limit   int64 // bytes, enforced here when size is unknown
+	total   int64
+	readErr error // the reader failed: EOF from FFmpeg is not the real end
+	seekErr error // the last seek failed
+}
+
+func (s *ioState) read(b []byte) (int, error) {
+	if s.r == nil {
+		return 0, astiav.ErrExit
 	}
-	var seek astiav.IOContextSeekFunc
-	if s, ok := r.(io.Seeker); ok {
-		seek = func(offset int64, whence int) (int64, error) {
-			if whence&avseekSize != 0 {
-				if size < 0 {
-					return 0, astiav.ErrEio
-				}
-				return size, nil
-			}
-			n, err := s.Seek(offset, whence&^avseekForce)
-			if err != nil {
-				d.ioErr = err
-				return 0, astiav.ErrEio
+	if err := s.ctx.Err(); err != nil {
+		s.readErr = err
+		return 0, astiav.ErrExit
+	}
+	for {
+		n, err := s.r.Read(b)
+		s.total += int64(n)
+		if s.size < 0 && s.total > s.limit {
+			s.readErr = fmt.Errorf("%w: more than %d bytes", errTooLarge, s.limit)
+			return 0, astiav.ErrEio
+		}
+		if n > 0 {
+			if err != nil && !errors.Is(err, io.EOF) {
+				s.readErr = err // reported when FFmpeg asks again
 			}
 			return n, nil
 		}
+		if s.readErr != nil {
+			return 0, astiav.ErrEio
+		}
+		if errors.Is(err, io.EOF) {
+			return 0, astiav.ErrEof
+		}
+		if err != nil {
+			s.readErr = err
+			return 0, astiav.ErrEio
+		}
 	}
-	return astiav.AllocIOContext(ioBufferSize, false, read, seek, nil)
+}
+
+func (s *ioState) seek(offset int64, whence int) (int64, error) {
+	if s.seeker == nil {
+		return 0, astiav.ErrExit
+	}
+	if whence&avseekSize != 0 {
+		if s.size < 0 {
+			return 0, astiav.ErrEio
+		}
+		return s.size, nil
+	}
+	n, err := s.seeker.Seek(offset, whence&^avseekForce)
+	if err != nil {
+		s.seekErr = err
+		return 0, astiav.ErrEio
+	}
+	s.seekErr = nil
+	return n, nil
+}
+
+// seekable is implemented by sources that know whether they can seek (an
+// HTTP server may ignore Range).
+type seekable interface{ Seekable() bool }
+
+// newIOContext gives FFmpeg a Go reader. FFmpeg never opens a file or URL by
+// name, so nothing a container says can make it read anything else.
+func (d *decoder) newIOContext(ctx context.Context, r io.Reader, size int64) (*astiav.IOContext, error) {
+	st := &ioState{ctx: ctx, r: r, size: size, limit: d.cfg.MaxBytes}
+	if s, ok := r.(io.Seeker); ok {
+		if sk, ok := r.(seekable); !ok || sk.Seekable() {
+			st.seeker = s
+		}
+	}
+	d.io = st
+	d.onClose(func() { st.r, st.seeker, st.ctx = nil, nil, context.Background() })
+	var seek astiav.IOContextSeekFunc
+	if st.seeker != nil {
+		seek = st.seek
+	}
+	return astiav.AllocIOContext(ioBufferSize, false, st.read, seek, nil)
 }
