@@ -6,6 +6,7 @@ package analyze
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"time"
@@ -76,6 +77,16 @@ func (r *Result) Count() map[string]int {
 // empty). Errors are *decode.Error for bad input and *encoders.Error for
 // model failures.
 func (a *Analyzer) Source(ctx context.Context, source string, spaces []string) (*Result, error) {
+	return a.analyze(ctx, spaces, func(cfg decode.Config) (*decode.Media, error) { return decode.Open(ctx, source, cfg) })
+}
+
+// Reader is Source for a video read from r (seekable for mp4 files with
+// their index at the end); name appears in errors.
+func (a *Analyzer) Reader(ctx context.Context, r io.Reader, name string, spaces []string) (*Result, error) {
+	return a.analyze(ctx, spaces, func(cfg decode.Config) (*decode.Media, error) { return decode.Reader(ctx, r, name, cfg) })
+}
+
+func (a *Analyzer) analyze(ctx context.Context, spaces []string, decodeWith func(decode.Config) (*decode.Media, error)) (*Result, error) {
 	if len(spaces) == 0 {
 		spaces = Spaces
 	}
@@ -93,7 +104,7 @@ func (a *Analyzer) Source(ctx context.Context, source string, spaces []string) (
 	dcfg.NoVideo = !slices.Contains(spaces, encoders.SpaceFrameDCT)
 
 	t0 := time.Now()
-	media, err := decode.Open(ctx, source, dcfg)
+	media, err := decodeWith(dcfg)
 	if err != nil {
 		return nil, err
 	}

@@ -171,10 +171,26 @@ func (c *collection) append(rec record) error {
 	binary.LittleEndian.PutUint32(buf[0:4], uint32(len(body)))
 	binary.LittleEndian.PutUint32(buf[4:8], crc32.ChecksumIEEE(body))
 	copy(buf[headerSize:], body)
-	if _, err := c.log.Write(buf); err != nil {
+	start, err := c.log.Seek(0, io.SeekCurrent)
+	if err != nil {
 		return err
 	}
-	return c.log.Sync()
+	_, err = c.log.Write(buf)
+	if err == nil {
+		err = c.log.Sync()
+	}
+	if err != nil {
+		// Cut a partly written record (a full disk, say) so that later
+		// records do not land behind it, where replay would never reach.
+		if terr := c.log.Truncate(start); terr != nil {
+			return fmt.Errorf("%w; and cutting the partial record failed: %v", err, terr)
+		}
+		if _, serr := c.log.Seek(start, io.SeekStart); serr != nil {
+			return fmt.Errorf("%w; and rewinding the log failed: %v", err, serr)
+		}
+		return err
+	}
+	return nil
 }
 
 func (c *collection) apply(rec record) error {

@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -44,14 +45,35 @@ func Submit(ctx context.Context, js jetstream.JetStream, statuses *Statuses, job
 	if backfill {
 		subject = SubjectBackfill
 	}
+	// "queued" is written before the publish, so a worker that picks the
+	// job up at once can never be overwritten by it; if the publish fails
+	// or is a duplicate, the previous status is put back.
+	var restore func()
 	if statuses != nil {
+		prev, prevErr := statuses.Get(ctx, job.VideoID)
+		if prevErr != nil && !errors.Is(prevErr, ErrUnknownVideo) {
+			return job, prevErr
+		}
 		if err := statuses.Put(ctx, Status{VideoID: job.VideoID, State: StateQueued, JobID: job.JobID, Source: job.Source}); err != nil {
 			return job, err
+		}
+		restore = func() {
+			if prevErr == nil {
+				_ = statuses.Put(ctx, prev)
+			} else {
+				_ = statuses.delete(ctx, job.VideoID)
+			}
 		}
 	}
 	msg := &nats.Msg{Subject: subject, Data: body, Header: nats.Header{}}
 	msg.Header.Set(jetstream.MsgIDHeader, job.JobID)
-	if _, err := js.PublishMsg(ctx, msg); err != nil {
+	ack, err := js.PublishMsg(ctx, msg)
+	if err != nil || ack.Duplicate {
+		if restore != nil {
+			restore()
+		}
+	}
+	if err != nil {
 		return job, fmt.Errorf("publish job %s for video %s: %w", job.JobID, job.VideoID, err)
 	}
 	return job, nil

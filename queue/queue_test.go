@@ -74,19 +74,19 @@ func TestTopologyAndSubmit(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	js, _, _ := startServer(t, t.TempDir())
-	lanes, err := Ensure(ctx, js, Topology{MaxDeliver: 3})
+	lanes, err := Ensure(ctx, js, Topology{MaxAttempts: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Idempotent: a second process starting against the same server.
-	if _, err := Ensure(ctx, js, Topology{MaxDeliver: 3}); err != nil {
+	if _, err := Ensure(ctx, js, Topology{MaxAttempts: 3}); err != nil {
 		t.Fatalf("second Ensure: %v", err)
 	}
 	info, err := lanes.Upload.Info(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Config.FilterSubject != SubjectUpload || info.Config.MaxDeliver != 3 || info.Config.AckPolicy != jetstream.AckExplicitPolicy {
+	if info.Config.FilterSubject != SubjectUpload || info.Config.MaxDeliver != -1 || lanes.MaxAttempts != 3 || info.Config.AckPolicy != jetstream.AckExplicitPolicy {
 		t.Errorf("upload consumer config %+v", info.Config)
 	}
 	statuses, err := OpenStatuses(ctx, js)
@@ -98,8 +98,18 @@ func TestTopologyAndSubmit(t *testing.T) {
 	if _, err := Submit(ctx, js, statuses, job, false); err != nil {
 		t.Fatal(err)
 	}
-	// A retried publish of the same job id is dropped by JetStream.
+	// A retried publish of the same job id is dropped by JetStream, and
+	// leaves the status as the first publish made it.
+	if err := statuses.Put(ctx, Status{VideoID: job.VideoID, State: StateProcessing, JobID: "u-1"}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Submit(ctx, js, statuses, job, false); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := statuses.Get(ctx, job.VideoID); st.State != StateProcessing {
+		t.Errorf("a duplicate publish moved the status to %s", st.State)
+	}
+	if err := statuses.Put(ctx, Status{VideoID: job.VideoID, State: StateQueued, JobID: "u-1"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Submit(ctx, js, statuses, Job{VideoID: "b", Source: FileURL("/tmp/b.mp4")}, true); err != nil {

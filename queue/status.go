@@ -94,3 +94,7 @@ func (s *Statuses) Get(ctx context.Context, videoID string) (Status, error) {
 	}
 	return st, nil
 }
+
+func (s *Statuses) delete(ctx context.Context, videoID string) error {
+	return s.kv.Delete(ctx, key(videoID))
+}

@@ -17,9 +17,13 @@ type Topology struct {
 	// JetStream redelivers it. Defaults to 30s; workers heartbeat well
 	// within it.
 	AckWait time.Duration
-	// MaxDeliver is how many times a job is delivered before it is given up
-	// and dead-lettered with cause "exhausted". Defaults to 5.
-	MaxDeliver int
+	// MaxAttempts is how many deliveries a job gets before the worker gives
+	// it up and dead-letters it with cause "exhausted". Defaults to 5.
+	// The consumers themselves redeliver without limit, so a job released
+	// at any point (a drain, a crash, a failed dead-letter write) is never
+	// stranded on the queue; the worker enforces this limit on delivery,
+	// also for a job whose earlier attempts crashed the worker.
+	MaxAttempts int
 	// DuplicateWindow is how long a job id is remembered for publish
 	// deduplication. Defaults to 10m.
 	DuplicateWindow time.Duration
@@ -32,8 +36,8 @@ func (t Topology) withDefaults() Topology {
 	if t.AckWait <= 0 {
 		t.AckWait = 30 * time.Second
 	}
-	if t.MaxDeliver <= 0 {
-		t.MaxDeliver = 5
+	if t.MaxAttempts <= 0 {
+		t.MaxAttempts = 5
 	}
 	if t.DuplicateWindow <= 0 {
 		t.DuplicateWindow = 10 * time.Minute
@@ -44,7 +48,7 @@ func (t Topology) withDefaults() Topology {
 // Lanes are the two job consumers, upload first.
 type Lanes struct {
 	Upload, Backfill jetstream.Consumer
-	MaxDeliver       int
+	MaxAttempts      int
 }
 
 // Ensure creates or updates every stream, consumer and bucket of the
@@ -93,7 +97,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) (Lanes, err
 	}); err != nil {
 		return Lanes{}, fmt.Errorf("ensure bucket %s: %w", BucketVideos, err)
 	}
-	lanes := Lanes{MaxDeliver: t.MaxDeliver}
+	lanes := Lanes{MaxAttempts: t.MaxAttempts}
 	for _, c := range []struct {
 		name, subject string
 		dst           *jetstream.Consumer
@@ -106,7 +110,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) (Lanes, err
 			FilterSubject: c.subject,
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			AckWait:       t.AckWait,
-			MaxDeliver:    t.MaxDeliver,
+			MaxDeliver:    -1, // see Topology.MaxAttempts
 			MaxAckPending: 1000,
 		})
 		if err != nil {

@@ -171,8 +171,8 @@ func (a *API) search(w http.ResponseWriter, r *http.Request) {
 
 var errBadRequest = errors.New("bad request")
 
-// searchUpload saves the uploaded query video to a temporary file (FFmpeg
-// wants a seekable file for mp4) and searches with it.
+// searchUpload saves the uploaded query video to a temporary file (an mp4
+// may need seeking) and searches with it.
 func (a *API) searchUpload(w http.ResponseWriter, r *http.Request) (Response, error) {
 	r.Body = http.MaxBytesReader(w, r.Body, a.MaxUpload)
 	mr, err := r.MultipartReader()
@@ -198,6 +198,9 @@ func (a *API) searchUpload(w http.ResponseWriter, r *http.Request) (Response, er
 		}
 		switch part.FormName() {
 		case "video":
+			if tmpPath != "" {
+				return Response{}, fmt.Errorf("%w: more than one \"video\" file", errBadRequest)
+			}
 			f, err := os.CreateTemp("", "mediavec-query-*"+filepath.Ext(part.FileName()))
 			if err != nil {
 				return Response{}, err
@@ -229,7 +232,14 @@ func (a *API) searchUpload(w http.ResponseWriter, r *http.Request) (Response, er
 	if tmpPath == "" {
 		return Response{}, fmt.Errorf("%w: no \"video\" file in the form", errBadRequest)
 	}
-	return a.Searcher.Video(r.Context(), tmpPath, opts)
+	// Read the upload as a stream, not by path: the source roots are for
+	// jobs, and the temporary file is outside them.
+	f, err := os.Open(tmpPath)
+	if err != nil {
+		return Response{}, err
+	}
+	defer f.Close()
+	return a.Searcher.VideoReader(r.Context(), f, "uploaded query video", opts)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -6,8 +6,10 @@
 //	indexed           points durably written, then Ack
 //	bad input         Term + dead letter (cause invalid or decode)
 //	model failure     Term + dead letter (cause model)
-//	transient failure NakWithDelay with backoff; after MaxDeliver
+//	transient failure NakWithDelay with backoff; after MaxAttempts
 //	                  deliveries, Term + dead letter (cause exhausted)
+//	too many deliveries (earlier attempts crashed): Term + dead letter
+//	                  (cause exhausted), without running the job again
 //	panic             recovered, Term + dead letter with the stage's cause
 //
 // While a job runs, the worker sends InProgress heartbeats so a long video is

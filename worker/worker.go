@@ -43,6 +43,10 @@ type Config struct {
 	// RetryBase is the first retry delay of a transient failure; it doubles
 	// with each delivery. Defaults to 2s.
 	RetryBase time.Duration
+	// JobTimeout bounds one attempt at a job, decode to index write; a
+	// decode that runs past it fails the job as over its limit. Defaults
+	// to 15m.
+	JobTimeout time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -62,6 +66,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RetryBase <= 0 {
 		c.RetryBase = 2 * time.Second
+	}
+	if c.JobTimeout <= 0 {
+		c.JobTimeout = 15 * time.Minute
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -187,11 +194,20 @@ func (w *Worker) Process(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	log := w.log.With("video_id", job.VideoID, "job_id", job.JobID, "attempt", attempts)
+	if attempts > w.lanes.MaxAttempts {
+		// Earlier attempts ended without settling the job (a crash, a
+		// drain on the last attempt): give it up rather than risk a loop.
+		w.deadLetter(ctx, msg, job, attempts, queue.CauseExhausted,
+			fmt.Errorf("delivered %d times, more than the %d attempts allowed, without finishing", attempts, w.lanes.MaxAttempts), log)
+		return
+	}
 	log.Info("job started", "source", job.Source)
 
 	hbCtx, stopHeartbeat := context.WithCancel(ctx)
 	go w.heartbeat(hbCtx, msg)
-	res, out := w.run(ctx, job, attempts)
+	runCtx, cancel := context.WithTimeout(ctx, w.cfg.JobTimeout)
+	res, out := w.run(runCtx, job, attempts)
+	cancel()
 	stopHeartbeat()
 	w.settle(ctx, msg, job, attempts, out, res)
 }
@@ -287,7 +303,7 @@ func (w *Worker) settle(ctx context.Context, msg jetstream.Msg, job queue.Job, a
 		_ = msg.Nak()
 		return
 	}
-	if out.transient && attempts < w.lanes.MaxDeliver {
+	if out.transient && attempts < w.lanes.MaxAttempts {
 		delay := w.cfg.RetryBase << min(attempts-1, 8)
 		log.Warn("job failed, will retry", "err", out.err, "retry_in", delay)
 		_ = msg.NakWithDelay(delay)

@@ -64,13 +64,21 @@ func (s *flakyStore) ReplaceVideo(ctx context.Context, collection, videoID strin
 
 type harness struct {
 	js       jetstream.JetStream
+	lanes    queue.Lanes
 	statuses *queue.Statuses
 	store    *flakyStore
-	cancel   context.CancelFunc
-	done     chan struct{}
+	worker   *Worker
 }
 
-func start(t *testing.T, maxDeliver int) *harness {
+// start runs a worker against an embedded NATS server and index.
+func start(t *testing.T, maxAttempts int) *harness {
+	h := setup(t, queue.Topology{MaxAttempts: maxAttempts})
+	h.run(t)
+	return h
+}
+
+// setup makes the server, topology, index and worker, but runs nothing.
+func setup(t *testing.T, topo queue.Topology) *harness {
 	t.Helper()
 	ctx := t.Context()
 	srv, err := queue.StartEmbedded(queue.EmbeddedConfig{StoreDir: t.TempDir(), Port: -1})
@@ -82,7 +90,7 @@ func start(t *testing.T, maxDeliver int) *harness {
 		t.Fatal(err)
 	}
 	js, _ := jetstream.New(nc)
-	lanes, err := queue.Ensure(ctx, js, queue.Topology{MaxDeliver: maxDeliver})
+	lanes, err := queue.Ensure(ctx, js, topo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,20 +102,23 @@ func start(t *testing.T, maxDeliver int) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{js: js, statuses: statuses, store: &flakyStore{Embedded: idx}, done: make(chan struct{})}
-	w := New(Config{Concurrency: 1, RetryBase: 20 * time.Millisecond, FetchWait: 100 * time.Millisecond,
+	h := &harness{js: js, lanes: lanes, statuses: statuses, store: &flakyStore{Embedded: idx}}
+	h.worker = New(Config{Concurrency: 1, RetryBase: 20 * time.Millisecond, FetchWait: 100 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), nil))}, js, lanes, statuses, testAnalyzer(t), h.store)
-	runCtx, cancel := context.WithCancel(context.Background())
-	h.cancel = cancel
-	go func() { w.Run(runCtx); close(h.done) }()
 	t.Cleanup(func() {
-		cancel()
-		<-h.done
 		idx.Close()
 		nc.Close()
 		srv.Shutdown()
 	})
 	return h
+}
+
+// run starts the worker until the test ends.
+func (h *harness) run(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { h.worker.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
 }
 
 func (h *harness) wait(t *testing.T, videoID string, states ...string) queue.Status {
@@ -230,7 +241,7 @@ func TestTransientFailureIsRetried(t *testing.T) {
 }
 
 // A job that keeps failing transiently is dead-lettered as "exhausted"
-// after MaxDeliver attempts, not retried forever.
+// after MaxAttempts attempts, not retried forever.
 func TestExhaustedJobIsDeadLettered(t *testing.T) {
 	t.Parallel()
 	h := start(t, 2)
@@ -269,5 +280,38 @@ func TestForbiddenSourceIsInvalid(t *testing.T) {
 	}
 	if hits.Load() != 0 {
 		t.Errorf("the forbidden server was called %d times", hits.Load())
+	}
+}
+
+// A job whose earlier deliveries never settled — the worker crashed on it,
+// say — is dead-lettered on the delivery after the last allowed attempt,
+// without being run again.
+func TestCrashLoopingJobIsGivenUp(t *testing.T) {
+	t.Parallel()
+	h := setup(t, queue.Topology{MaxAttempts: 2, AckWait: 300 * time.Millisecond})
+	ctx := t.Context()
+	if _, err := queue.Submit(ctx, h.js, h.statuses, queue.Job{VideoID: "poison", Source: queue.FileURL(clip(t, "poison"))}, false); err != nil {
+		t.Fatal(err)
+	}
+	// Two deliveries that a "crashed" worker never settles.
+	for i := 1; i <= 2; i++ {
+		msg, err := h.lanes.Upload.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			t.Fatalf("delivery %d: %v", i, err)
+		}
+		if meta, _ := msg.Metadata(); meta.NumDelivered != uint64(i) {
+			t.Fatalf("delivery %d has NumDelivered %d", i, meta.NumDelivered)
+		}
+	}
+	h.run(t)
+	st := h.wait(t, "poison", queue.StateFailed)
+	if st.Cause != queue.CauseExhausted || st.Attempts != 3 {
+		t.Errorf("status %+v, want exhausted on the 3rd delivery", st)
+	}
+	if n, _ := h.store.Count(ctx, index.Segments, index.Filter{VideoID: "poison"}); n != 0 {
+		t.Errorf("the given-up job was run: %d points", n)
+	}
+	if n := h.jobsLeft(t); n != 0 {
+		t.Errorf("%d jobs left", n)
 	}
 }

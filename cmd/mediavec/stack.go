@@ -53,6 +53,8 @@ type stack struct {
 	speech   *encoders.Speech
 	http     *http.Server
 	httpURL  string
+	requests sync.WaitGroup     // HTTP handlers running
+	abortReq context.CancelFunc // cancels the handlers' contexts
 	workers  sync.WaitGroup
 	stop     context.CancelFunc
 	closers  []func()
@@ -164,7 +166,20 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		},
 		Logger: cfg.Logger,
 	}
-	s.http = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// Handlers are counted, so Close can wait for every one of them before
+	// it frees the ONNX sessions they may be running.
+	handler := api.Handler()
+	reqCtx, abort := context.WithCancel(context.WithoutCancel(ctx))
+	s.abortReq = abort
+	s.http = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.requests.Add(1)
+			defer s.requests.Done()
+			handler.ServeHTTP(w, r)
+		}),
+		BaseContext:       func(net.Listener) context.Context { return reqCtx },
+		ReadHeaderTimeout: 10 * time.Second,
+	}
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			cfg.Logger.Error("http server stopped", "err", err)
@@ -189,9 +204,15 @@ func (s *stack) NATSURL() string { return s.nats.ClientURL() }
 // Close stops the API, drains the workers, and closes the index and NATS.
 func (s *stack) Close() {
 	if s.http != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = s.http.Shutdown(ctx)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := s.http.Shutdown(ctx); err != nil {
+			// Slow searches: cancel them (decode stops at once) rather
+			// than free what they use under them.
+			s.abortReq()
+		}
 		cancel()
+		s.requests.Wait()
+		s.abortReq()
 	}
 	if s.stop != nil {
 		s.stop()
