@@ -17,8 +17,8 @@ import (
 
 // Config sets sampling and which spaces to compute.
 type Config struct {
-	// Decode is passed to decode.File; its FrameSize is set to what the
-	// frame encoders need.
+	// Decode is passed to decode; its Frames are set to what the frame
+	// encoders need, and NoAudio/NoVideo to the spaces asked for.
 	Decode decode.Config
 	// AudioSegment is the length of one audio segment; the speech
 	// embeddings inside it are pooled into one vector. Defaults to 2s.

@@ -1,6 +1,6 @@
 // Package search answers similarity queries and serves the HTTP API.
 //
-// A query video goes through analyze.File, the very code an upload goes
+// A query video goes through the analyze package, the very code an upload goes
 // through in the worker. Each of its segments is matched against the
 // segments collection, space by space; segment hits roll up to videos (per
 // space, a video's score is the mean over query segments of its best
