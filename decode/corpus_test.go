@@ -452,7 +452,7 @@ func TestHTTPSources(t *testing.T) {
 	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	local := Config{HTTP: HTTPPolicy{AllowPrivate: true, ReadTimeout: 300 * time.Millisecond}}
+	local := Config{HTTP: HTTPPolicy{AllowPrivate: true, ReadTimeout: time.Second}}
 
 	m, err := Open(t.Context(), srv.URL+"/clip.mp4", local)
 	if err != nil || len(m.Frames) != 3 {
