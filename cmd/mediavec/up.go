@@ -29,6 +29,9 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if *workers < 0 {
+		return fmt.Errorf("%w: --workers must be 0 or more", errUsage)
+	}
 	cfg := stackConfig{
 		DataDir: *data, HTTPAddr: *httpAddr, NATSListen: *natsListen, Workers: *workers,
 		ModelsDir: *models, ORTLib: *ortLib,
