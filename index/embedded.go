@@ -14,6 +14,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 
 	"github.com/viterin/vek/vek32"
@@ -39,6 +40,7 @@ type collection struct {
 	points  map[string]*Point
 	byVideo map[string]map[string]struct{} // video_id → point ids
 	slabs   map[string]*slab               // per named vector
+	dead    int                            // points in the log since overwritten or deleted
 }
 
 // slab holds every vector of one named vector contiguously, so a query is
@@ -123,7 +125,68 @@ func openCollection(dir, name string) (*collection, error) {
 			return nil, err
 		}
 	}
+	if c.dead > compactMinDead && c.dead > len(c.points) {
+		if err := c.compact(dir); err != nil {
+			// The log as it is stays valid: compaction can wait.
+			slog.Warn("index: compaction failed", "collection", name, "err", err)
+		}
+	}
 	return c, nil
+}
+
+// compactMinDead is how many dead points a log must hold, and outnumber the
+// live ones, before opening rewrites it.
+var compactMinDead = 10000
+
+// compact rewrites the log with only the live points: a new file, fsynced,
+// renamed over the old one, and the folder fsynced, so a crash at any
+// moment leaves one whole log or the other.
+func (c *collection) compact(dir string) error {
+	path := filepath.Join(dir, c.name+".log")
+	tmp, err := os.CreateTemp(dir, c.name+".compact-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	fresh := &collection{name: c.name, log: tmp}
+	ids := make([]string, 0, len(c.points))
+	for id := range c.points {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	const perRecord = 1000
+	for i := 0; i < len(ids); i += perRecord {
+		batch := make([]Point, 0, perRecord)
+		for _, id := range ids[i:min(i+perRecord, len(ids))] {
+			batch = append(batch, *c.points[id])
+		}
+		if err := fresh.append(record{Op: "upsert", Points: batch}); err != nil {
+			tmp.Close()
+			return err
+		}
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Seek(0, io.SeekEnd); err != nil {
+		f.Close()
+		return err
+	}
+	c.log.Close()
+	c.log, c.dead = f, 0
+	slog.Info("index: compacted log", "collection", c.name, "points", len(ids))
+	return nil
 }
 
 // replay applies every whole, intact record and returns the offset after the
@@ -259,6 +322,7 @@ func (c *collection) remove(id string) {
 	if !ok {
 		return
 	}
+	c.dead++
 	delete(c.points, id)
 	if ids := c.byVideo[p.Payload.VideoID]; ids != nil {
 		delete(ids, id)
