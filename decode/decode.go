@@ -229,22 +229,16 @@ func (d *decoder) open(ctx context.Context, r io.Reader, size int64) error {
 			return err
 		}
 	}
-	if d.video == nil && d.audio == nil && (d.cfg.NoVideo || !d.hasStream(astiav.MediaTypeVideo)) && (d.cfg.NoAudio || !d.hasStream(astiav.MediaTypeAudio)) {
+	if d.video == nil && d.audio == nil {
+		if d.badVideo {
+			return d.fail(KindInvalid, "probe", errors.New("the video stream has no valid picture size"))
+		}
 		return d.fail(KindInvalid, "probe", errors.New("no decodable video or audio stream"))
 	}
 	if d.video == nil {
 		d.framesDone = true
 	}
 	return nil
-}
-
-func (d *decoder) hasStream(t astiav.MediaType) bool {
-	for _, s := range d.media.Info.Streams {
-		if s.Type == t.String() {
-			return true
-		}
-	}
-	return false
 }
 
 func (d *decoder) addStream(s *astiav.Stream) error {

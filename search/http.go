@@ -180,12 +180,13 @@ func (a *API) searchUpload(w http.ResponseWriter, r *http.Request) (Response, er
 		return Response{}, fmt.Errorf("%w: %v", errBadRequest, err)
 	}
 	var (
-		opts    Options
-		tmpPath string
+		opts   Options
+		upload *os.File
 	)
 	defer func() {
-		if tmpPath != "" {
-			os.Remove(tmpPath)
+		if upload != nil {
+			upload.Close()
+			os.Remove(upload.Name())
 		}
 	}()
 	for {
@@ -198,19 +199,14 @@ func (a *API) searchUpload(w http.ResponseWriter, r *http.Request) (Response, er
 		}
 		switch part.FormName() {
 		case "video":
-			if tmpPath != "" {
+			if upload != nil {
 				return Response{}, fmt.Errorf("%w: more than one \"video\" file", errBadRequest)
 			}
-			f, err := os.CreateTemp("", "mediavec-query-*"+filepath.Ext(part.FileName()))
+			upload, err = os.CreateTemp("", "mediavec-query-*"+filepath.Ext(part.FileName()))
 			if err != nil {
 				return Response{}, err
 			}
-			tmpPath = f.Name()
-			_, err = io.Copy(f, part)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
+			if _, err := io.Copy(upload, part); err != nil {
 				return Response{}, fmt.Errorf("%w: read upload: %v", errBadRequest, err)
 			}
 		case "limit":
@@ -229,17 +225,15 @@ func (a *API) searchUpload(w http.ResponseWriter, r *http.Request) (Response, er
 			}
 		}
 	}
-	if tmpPath == "" {
+	if upload == nil {
 		return Response{}, fmt.Errorf("%w: no \"video\" file in the form", errBadRequest)
 	}
 	// Read the upload as a stream, not by path: the source roots are for
 	// jobs, and the temporary file is outside them.
-	f, err := os.Open(tmpPath)
-	if err != nil {
+	if _, err := upload.Seek(0, io.SeekStart); err != nil {
 		return Response{}, err
 	}
-	defer f.Close()
-	return a.Searcher.VideoReader(r.Context(), f, "uploaded query video", opts)
+	return a.Searcher.VideoReader(r.Context(), upload, "uploaded query video", opts)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -83,26 +83,12 @@ const maxMatchesPerSpace = 10
 // requested space (e.g. a silent, black or sub-second clip).
 var ErrEmptyQuery = errors.New("query has nothing to search with")
 
-// Video searches with the video at source (a path or URL, as decode.Open
-// takes).
-func (s *Searcher) Video(ctx context.Context, source string, opts Options) (Response, error) {
-	res, err := s.analyzer.Source(ctx, source, opts.Spaces)
-	if err != nil {
-		return Response{}, err
-	}
-	return s.byExample(ctx, res, opts)
-}
-
 // VideoReader searches with a video read from r, such as an upload.
 func (s *Searcher) VideoReader(ctx context.Context, r io.Reader, name string, opts Options) (Response, error) {
 	res, err := s.analyzer.Reader(ctx, r, name, opts.Spaces)
 	if err != nil {
 		return Response{}, err
 	}
-	return s.byExample(ctx, res, opts)
-}
-
-func (s *Searcher) byExample(ctx context.Context, res *analyze.Result, opts Options) (Response, error) {
 	opts = opts.withDefaults()
 	bySpace := map[string][]analyze.Segment{}
 	for _, seg := range res.Segments {

@@ -8,9 +8,9 @@ import (
 	"github.com/mediavec/mediavec/queue"
 )
 
-// Points turns an analysed video into its segment points and its one
+// points turns an analysed video into its segment points and its one
 // video-level point (the pooled vector of each space).
-func Points(job queue.Job, res *analyze.Result, now time.Time) (segments []index.Point, video index.Point) {
+func points(job queue.Job, res *analyze.Result, now time.Time) (segments []index.Point, video index.Point) {
 	var fields map[string]string
 	if job.Text != nil && job.Text.Title != "" {
 		fields = map[string]string{"title": job.Text.Title}

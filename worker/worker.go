@@ -258,7 +258,7 @@ func (w *Worker) run(ctx context.Context, job queue.Job, attempts int) (res *ana
 	}
 	stage = queue.CauseIndex
 	t0 := time.Now()
-	segs, video := Points(job, res, time.Now().UTC())
+	segs, video := points(job, res, time.Now().UTC())
 	if err := w.store.ReplaceVideo(ctx, index.Segments, job.VideoID, segs); err != nil {
 		return nil, outcome{cause: queue.CauseIndex, err: err, transient: true}
 	}
