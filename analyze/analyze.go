@@ -4,11 +4,15 @@
 package analyze
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/jpeg"
 	"io"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/mediavec/mediavec/decode"
@@ -23,26 +27,88 @@ type Config struct {
 	// AudioSegment is the length of one audio segment; the speech
 	// embeddings inside it are pooled into one vector. Defaults to 2s.
 	AudioSegment time.Duration
+	// OCREvery reads on-screen text on every OCREvery-th sampled frame
+	// (2: every other one). Defaults to 2.
+	OCREvery int
+	// OCRWidth is the width frames are read at; the height keeps the
+	// aspect ratio. Defaults to 640.
+	OCRWidth int
+	// MaxOCRFrames caps the frames read per video. Defaults to 60.
+	MaxOCRFrames int
 }
 
-// Spaces lists the spaces this build can compute, in order.
-var Spaces = []string{encoders.SpaceFrameDCT, encoders.SpaceAudioSpeech}
+// Models are the loaded models an Analyzer uses; a nil one is not used.
+type Models struct {
+	Speech *encoders.Speech // audio_speech_v1
+	VAD    *encoders.VAD    // the speech share of each audio segment
+	OCR    *encoders.OCR    // on-screen text, into text_lexical_v1
+}
+
+// SpaceInfo describes one space: what the index needs to hold it.
+type SpaceInfo struct {
+	Name     string
+	Modality string // frame, audio or text
+	Dim      int    // dense dimension; 0 for a sparse space
+	Sparse   bool
+}
+
+// SpaceInfos lists the spaces this build can compute, in order.
+var SpaceInfos = []SpaceInfo{
+	{Name: encoders.SpaceFrameDCT, Modality: "frame", Dim: encoders.FrameDCTDim},
+	{Name: encoders.SpaceAudioSpeech, Modality: "audio", Dim: encoders.SpeechDim},
+	{Name: encoders.SpaceTextLexical, Modality: "text", Sparse: true},
+}
+
+// Spaces lists the names of SpaceInfos.
+var Spaces = func() []string {
+	out := make([]string, len(SpaceInfos))
+	for i, s := range SpaceInfos {
+		out[i] = s.Name
+	}
+	return out
+}()
 
 // Analyzer embeds videos. It is safe for concurrent use.
 type Analyzer struct {
 	cfg    Config
 	speech *encoders.Speech
+	vad    *encoders.VAD
+	ocr    *encoders.OCR
+	text   encoders.TextLexical
 }
 
-// New returns an Analyzer. speech may be nil when audio_speech_v1 is not
-// configured; jobs that ask for it then fail with a model error.
-func New(cfg Config, speech *encoders.Speech) *Analyzer {
+// New returns an Analyzer over the given models. Without Speech, jobs that
+// ask for audio_speech_v1 fail with a model error; without VAD or OCR,
+// segments carry no speech share and no on-screen text.
+func New(cfg Config, m Models) *Analyzer {
 	if cfg.AudioSegment <= 0 {
 		cfg.AudioSegment = 2 * time.Second
 	}
-	// One decode feeds every frame encoder: ask for each one's image.
-	cfg.Decode.Frames = []decode.FrameSpec{{Width: encoders.FrameDCTInput, Height: encoders.FrameDCTInput, Format: decode.Gray}}
-	return &Analyzer{cfg: cfg, speech: speech}
+	if cfg.OCREvery <= 0 {
+		cfg.OCREvery = 2
+	}
+	if cfg.OCRWidth <= 0 {
+		cfg.OCRWidth = 640
+	}
+	if cfg.MaxOCRFrames <= 0 {
+		cfg.MaxOCRFrames = 60
+	}
+	return &Analyzer{cfg: cfg, speech: m.Speech, vad: m.VAD, ocr: m.OCR}
+}
+
+// ThumbWidth is the width of the JPEG thumbnails of sampled frames; the
+// height keeps the video's aspect ratio.
+const ThumbWidth = 192
+
+// Options shape one analysis. The zero value computes every space.
+type Options struct {
+	// Spaces to compute; all that are loaded when empty.
+	Spaces []string
+	// Title is the caller's title for the video: a text segment spanning
+	// the whole video.
+	Title string
+	// Thumbnails asks for a JPEG of every sampled frame.
+	Thumbnails bool
 }
 
 // Segment is one embedded time window of a video in one space.
@@ -52,7 +118,10 @@ type Segment struct {
 	Ordinal  int // position within the space, from 0
 	Start    time.Duration
 	End      time.Duration
-	Vector   []float32
+	Vector   []float32        // dense spaces
+	Sparse   *encoders.Sparse // sparse spaces
+	Text     string           // text segments: the text embedded
+	Speech   float32          // audio segments: the share that is speech (VAD)
 }
 
 // Result is a video's segments and, per space, the pooled video vector.
@@ -60,7 +129,13 @@ type Result struct {
 	Info     decode.Info
 	Segments []Segment
 	Pooled   map[string][]float32
-	Timings  map[string]time.Duration // per stage: decode, encode
+	// PooledSparse is the video-level vector of each sparse space: every
+	// text segment's terms together.
+	PooledSparse map[string]encoders.Sparse
+	// Thumbs holds a JPEG of every sampled frame by its time in
+	// milliseconds (a frame segment's start), when asked for.
+	Thumbs  map[int64][]byte
+	Timings map[string]time.Duration // per stage: decode, encode
 }
 
 // Count returns the number of segments per space.
@@ -73,22 +148,38 @@ func (r *Result) Count() map[string]int {
 }
 
 // Source decodes the video at source (a path, file:// or http(s):// URL;
-// see decode.Open) and embeds it in the given spaces (all of Spaces when
-// empty). Errors are *decode.Error for bad input and *encoders.Error for
-// model failures.
-func (a *Analyzer) Source(ctx context.Context, source string, spaces []string) (*Result, error) {
-	return a.analyze(ctx, spaces, func(cfg decode.Config) (*decode.Media, error) { return decode.Open(ctx, source, cfg) })
+// see decode.Open) and embeds it. Errors are *decode.Error for bad input and
+// *encoders.Error for model failures.
+func (a *Analyzer) Source(ctx context.Context, source string, opts Options) (*Result, error) {
+	return a.analyze(ctx, opts, func(cfg decode.Config) (*decode.Media, error) { return decode.Open(ctx, source, cfg) })
 }
 
-// Reader is Source for a video read from r (seekable for mp4 files with
-// their index at the end); name appears in errors.
-func (a *Analyzer) Reader(ctx context.Context, r io.Reader, name string, spaces []string) (*Result, error) {
-	return a.analyze(ctx, spaces, func(cfg decode.Config) (*decode.Media, error) { return decode.Reader(ctx, r, name, cfg) })
+// Reader is Source for a video or still image read from r (seekable for mp4
+// files with their index at the end); name appears in errors.
+func (a *Analyzer) Reader(ctx context.Context, r io.Reader, name string, opts Options) (*Result, error) {
+	return a.analyze(ctx, opts, func(cfg decode.Config) (*decode.Media, error) { return decode.Reader(ctx, r, name, cfg) })
 }
 
-func (a *Analyzer) analyze(ctx context.Context, spaces []string, decodeWith func(decode.Config) (*decode.Media, error)) (*Result, error) {
+// Loaded lists the spaces this analyzer can compute: Spaces, less those
+// whose model is not loaded. It is what an analysis without Spaces uses.
+func (a *Analyzer) Loaded() []string {
+	var out []string
+	for _, s := range Spaces {
+		if s == encoders.SpaceAudioSpeech && a.speech == nil {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// Text embeds a text query in the lexical space.
+func (a *Analyzer) Text(text string) encoders.Sparse { return a.text.Embed(text) }
+
+func (a *Analyzer) analyze(ctx context.Context, opts Options, decodeWith func(decode.Config) (*decode.Media, error)) (*Result, error) {
+	spaces := opts.Spaces
 	if len(spaces) == 0 {
-		spaces = Spaces
+		spaces = a.Loaded()
 	}
 	for _, s := range spaces {
 		if !slices.Contains(Spaces, s) {
@@ -99,19 +190,42 @@ func (a *Analyzer) analyze(ctx context.Context, spaces []string, decodeWith func
 	if wantAudio && a.speech == nil {
 		return nil, &encoders.Error{Model: encoders.SpaceAudioSpeech, Op: "select", Err: fmt.Errorf("not loaded")}
 	}
+	wantFrames := slices.Contains(spaces, encoders.SpaceFrameDCT)
+	wantText := slices.Contains(spaces, encoders.SpaceTextLexical)
+	wantOCR := wantText && a.ocr != nil
 	dcfg := a.cfg.Decode
 	dcfg.NoAudio = !wantAudio
-	dcfg.NoVideo = !slices.Contains(spaces, encoders.SpaceFrameDCT)
+	dcfg.NoVideo = !wantFrames && !opts.Thumbnails && !wantOCR
+	dcfg.NoText = !wantText
+	// One decode feeds every frame consumer: the frame encoder's image
+	// always (OCR uses it too, to skip frames that did not change), a
+	// thumbnail and an OCR image when asked for.
+	dcfg.Frames = []decode.FrameSpec{{Width: encoders.FrameDCTInput, Height: encoders.FrameDCTInput, Format: decode.Gray}}
+	thumbImage, ocrImage := -1, -1
+	if opts.Thumbnails {
+		thumbImage = len(dcfg.Frames)
+		dcfg.Frames = append(dcfg.Frames, decode.FrameSpec{Width: ThumbWidth, Format: decode.RGB24})
+	}
+	if wantOCR {
+		ocrImage = len(dcfg.Frames)
+		dcfg.Frames = append(dcfg.Frames, decode.FrameSpec{Width: a.cfg.OCRWidth, Format: decode.RGB24, Every: a.cfg.OCREvery})
+	}
 
 	t0 := time.Now()
 	media, err := decodeWith(dcfg)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Info: media.Info, Pooled: map[string][]float32{}, Timings: map[string]time.Duration{"decode": time.Since(t0)}}
+	res := &Result{Info: media.Info, Pooled: map[string][]float32{}, PooledSparse: map[string]encoders.Sparse{},
+		Timings: map[string]time.Duration{"decode": time.Since(t0)}}
 	t1 := time.Now()
-	if slices.Contains(spaces, encoders.SpaceFrameDCT) {
+	if wantFrames {
 		if err := a.frames(media, res); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Thumbnails {
+		if err := thumbnails(media, thumbImage, res); err != nil {
 			return nil, err
 		}
 	}
@@ -120,11 +234,22 @@ func (a *Analyzer) analyze(ctx context.Context, spaces []string, decodeWith func
 			return nil, err
 		}
 	}
+	if wantText {
+		var screen []textUnit
+		if wantOCR {
+			t2 := time.Now()
+			if screen, err = a.onScreen(media, ocrImage); err != nil {
+				return nil, err
+			}
+			res.Timings["ocr"] = time.Since(t2)
+		}
+		a.texts(media, opts.Title, screen, res)
+	}
 	res.Timings["encode"] = time.Since(t1)
 	for _, space := range spaces {
 		var vecs [][]float32
 		for _, s := range res.Segments {
-			if s.Space == space {
+			if s.Space == space && s.Vector != nil {
 				vecs = append(vecs, s.Vector)
 			}
 		}
@@ -133,6 +258,152 @@ func (a *Analyzer) analyze(ctx context.Context, spaces []string, decodeWith func
 		}
 	}
 	return res, nil
+}
+
+// textUnit is one piece of text of a video and when it is there.
+type textUnit struct {
+	start, end time.Duration
+	text       string
+	modality   string // "text" (title, metadata, subtitles) or "ocr"
+}
+
+// texts makes a text segment of the title, of every cue (container
+// metadata and subtitles) and of every on-screen text, and the video-level
+// vector of all of them.
+func (a *Analyzer) texts(m *decode.Media, title string, screen []textUnit, res *Result) {
+	var units []textUnit
+	if t := strings.TrimSpace(title); t != "" {
+		units = append(units, textUnit{0, m.Info.Duration, t, "text"})
+	}
+	for _, c := range m.Text {
+		if t := strings.TrimSpace(c.Text); t != "" {
+			units = append(units, textUnit{c.Start, c.End, t, "text"})
+		}
+	}
+	units = append(units, screen...)
+	var all []string
+	for _, u := range units {
+		sv := a.text.Embed(u.text)
+		if len(sv.Indices) == 0 {
+			continue
+		}
+		end := u.end
+		if end <= u.start {
+			end = max(m.Info.Duration, u.start+time.Second)
+		}
+		res.Segments = append(res.Segments, Segment{
+			Space: encoders.SpaceTextLexical, Modality: u.modality, Ordinal: len(all),
+			Start: u.start, End: end, Sparse: &sv, Text: u.text,
+		})
+		all = append(all, u.text)
+	}
+	if len(all) > 0 {
+		res.PooledSparse[encoders.SpaceTextLexical] = a.text.Embed(strings.Join(all, "\n"))
+	}
+}
+
+// onScreen reads the text on the frames that carry an OCR image, skipping
+// a frame that looks like the last one read (the same titles or captions
+// held on screen), and merges a text held over several reads into one
+// unit.
+func (a *Analyzer) onScreen(m *decode.Media, image int) ([]textUnit, error) {
+	var units []textUnit
+	var last []byte // grey image of the last frame read
+	reads := 0
+	for i, f := range m.Frames {
+		im := f.Images[image]
+		if im.Data == nil {
+			continue
+		}
+		end := m.Info.Duration
+		for _, g := range m.Frames[i+1:] {
+			if g.Images[image].Data != nil {
+				end = g.T
+				break
+			}
+		}
+		if end <= f.T {
+			end = f.T + time.Second
+		}
+		grey := f.Images[0].Data
+		if last != nil && meanAbsDiff(last, grey) < 2 {
+			// Unchanged: what was read last holds on.
+			if n := len(units); n > 0 && units[n-1].end == f.T {
+				units[n-1].end = end
+			}
+			continue
+		}
+		if reads == a.cfg.MaxOCRFrames {
+			break
+		}
+		reads++
+		last = grey
+		lines, err := a.ocr.Read(im.Data, im.Spec.Width, im.Spec.Height)
+		if err != nil {
+			return nil, err
+		}
+		var parts []string
+		for _, l := range lines {
+			parts = append(parts, l.Text)
+		}
+		text := strings.Join(parts, "\n")
+		if text == "" {
+			continue
+		}
+		if n := len(units); n > 0 && units[n-1].end == f.T && units[n-1].text == text {
+			units[n-1].end = end
+			continue
+		}
+		units = append(units, textUnit{f.T, end, text, "ocr"})
+	}
+	return units, nil
+}
+
+// meanAbsDiff is the mean absolute difference of two grey images, in
+// levels.
+func meanAbsDiff(a, b []byte) float64 {
+	if len(a) != len(b) || len(a) == 0 {
+		return 255
+	}
+	var sum int
+	for i := range a {
+		d := int(a[i]) - int(b[i])
+		if d < 0 {
+			d = -d
+		}
+		sum += d
+	}
+	return float64(sum) / float64(len(a))
+}
+
+// thumbnails encodes each sampled frame's thumbnail image as a JPEG.
+func thumbnails(m *decode.Media, image int, res *Result) error {
+	res.Thumbs = map[int64][]byte{}
+	for _, f := range m.Frames {
+		im := f.Images[image]
+		b, err := encodeJPEG(im.Data, im.Spec.Width, im.Spec.Height)
+		if err != nil {
+			return &encoders.Error{Model: "thumbnail", Op: "jpeg", Err: err}
+		}
+		res.Thumbs[f.T.Milliseconds()] = b
+	}
+	return nil
+}
+
+// encodeJPEG encodes packed RGB24 pixels.
+func encodeJPEG(rgb []byte, w, h int) ([]byte, error) {
+	if len(rgb) < w*h*3 {
+		return nil, fmt.Errorf("%d bytes for %dx%d RGB", len(rgb), w, h)
+	}
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for i, j := 0, 0; i < w*h*3; i, j = i+3, j+4 {
+		img.Pix[j], img.Pix[j+1], img.Pix[j+2], img.Pix[j+3] = rgb[i], rgb[i+1], rgb[i+2], 255
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 80}); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 func (a *Analyzer) frames(m *decode.Media, res *Result) error {
@@ -163,6 +434,12 @@ func (a *Analyzer) audio(m *decode.Media, res *Result) error {
 	if err != nil {
 		return err
 	}
+	var probs []encoders.SpeechProb
+	if a.vad != nil {
+		if probs, err = a.vad.Probabilities(m.Audio.Samples); err != nil {
+			return err
+		}
+	}
 	seg := a.cfg.AudioSegment
 	audioEnd := time.Duration(float64(len(m.Audio.Samples)) / float64(encoders.SpeechRate) * float64(time.Second))
 	// Pool the embeddings whose window starts inside each segment.
@@ -174,10 +451,14 @@ func (a *Analyzer) audio(m *decode.Media, res *Result) error {
 		}
 		start := time.Duration(idx) * seg
 		end := min(start+seg, audioEnd)
-		res.Segments = append(res.Segments, Segment{
+		s := Segment{
 			Space: encoders.SpaceAudioSpeech, Modality: "audio", Ordinal: idx,
 			Start: start, End: end, Vector: meanNormalized(cur),
-		})
+		}
+		if probs != nil {
+			s.Speech = encoders.MeanProb(probs, start, end)
+		}
+		res.Segments = append(res.Segments, s)
 		cur = cur[:0]
 	}
 	for _, e := range embs {

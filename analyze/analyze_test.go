@@ -1,10 +1,20 @@
 package analyze
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"image/jpeg"
 	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/viterin/vek/vek32"
 
 	"github.com/mediavec/mediavec/encoders"
 	"github.com/mediavec/mediavec/internal/clips"
@@ -15,12 +25,12 @@ func newAnalyzer(t *testing.T) *Analyzer {
 	if err := encoders.InitRuntime(encoders.DefaultORTLib()); err != nil {
 		t.Fatalf("%v (run scripts/setup)", err)
 	}
-	sp, err := encoders.LoadSpeech(encoders.DefaultModelsDir(), encoders.SessionConfig{})
+	set, err := encoders.LoadAll(encoders.DefaultModelsDir(), encoders.SessionConfig{})
 	if err != nil {
 		t.Fatalf("%v (run scripts/setup)", err)
 	}
-	t.Cleanup(func() { sp.Close() })
-	return New(Config{}, sp)
+	t.Cleanup(func() { set.Close() })
+	return New(Config{}, Models{Speech: set.Speech, VAD: set.VAD, OCR: set.OCR})
 }
 
 func norm(v []float32) float64 {
@@ -37,13 +47,13 @@ func TestFileSegmentsAndPooling(t *testing.T) {
 	}
 	a := newAnalyzer(t)
 	p := clips.MakeT(t, t.TempDir(), clips.Spec{Name: "a", Video: "testsrc2", Audio: "sine=frequency=700", Seconds: 5})
-	res, err := a.Source(t.Context(), p, nil)
+	res, err := a.Source(t.Context(), p, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	counts := res.Count()
 	// 5 frames at 1 fps; 5 s of audio in 2 s segments: 0–2, 2–4, 4–5.
-	if counts[encoders.SpaceFrameDCT] != 5 || counts[encoders.SpaceAudioSpeech] != 3 {
+	if counts[encoders.SpaceFrameDCT] != 5 || counts[encoders.SpaceAudioSpeech] != 3 || counts[encoders.SpaceTextLexical] != 0 {
 		t.Fatalf("segments %v", counts)
 	}
 	next := map[string]int{}
@@ -75,7 +85,7 @@ func TestFileSegmentsAndPooling(t *testing.T) {
 		t.Errorf("pooled spaces %d, want 2", len(res.Pooled))
 	}
 
-	only, err := a.Source(t.Context(), p, []string{encoders.SpaceFrameDCT})
+	only, err := a.Source(t.Context(), p, Options{Spaces: []string{encoders.SpaceFrameDCT}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,12 +95,139 @@ func TestFileSegmentsAndPooling(t *testing.T) {
 }
 
 func TestFileRejectsUnknownSpace(t *testing.T) {
-	a := New(Config{}, nil)
+	a := New(Config{}, Models{})
 	var me *encoders.Error
-	if _, err := a.Source(t.Context(), "x.mp4", []string{"frame_clip_v9"}); !errors.As(err, &me) {
+	if _, err := a.Source(t.Context(), "x.mp4", Options{Spaces: []string{"frame_clip_v9"}}); !errors.As(err, &me) {
 		t.Errorf("unknown space: %v", err)
 	}
-	if _, err := a.Source(t.Context(), "x.mp4", []string{encoders.SpaceAudioSpeech}); !errors.As(err, &me) {
+	if _, err := a.Source(t.Context(), "x.mp4", Options{Spaces: []string{encoders.SpaceAudioSpeech}}); !errors.As(err, &me) {
 		t.Errorf("audio without a loaded model: %v", err)
+	}
+}
+
+// Text comes from the caller's title and the container's metadata, each a
+// text segment; thumbnails keep the aspect ratio; a still image is a query
+// of one frame.
+func TestTextThumbnailsAndImages(t *testing.T) {
+	if !clips.Available() {
+		t.Fatal("the ffmpeg CLI is needed: run scripts/setup")
+	}
+	a := newAnalyzer(t)
+	dir := t.TempDir()
+	p := clips.MakeT(t, dir, clips.Spec{Name: "portrait", Video: "testsrc2", Seconds: 3, Width: 180, Height: 320, Title: "Sunset surfing"})
+	res, err := a.Source(t.Context(), p, Options{Title: "#BeachDay", Thumbnails: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	for _, s := range res.Segments {
+		if s.Space == encoders.SpaceTextLexical {
+			texts = append(texts, s.Text)
+			if s.Sparse == nil || len(s.Sparse.Indices) == 0 || s.Vector != nil {
+				t.Errorf("text segment %q has no sparse vector", s.Text)
+			}
+		}
+	}
+	if fmt.Sprint(texts) != "[#BeachDay Sunset surfing]" {
+		t.Errorf("text segments %q", texts)
+	}
+	pooled := res.PooledSparse[encoders.SpaceTextLexical]
+	beach := encoders.TextLexical{}.Embed("beach").Indices[0]
+	surf := encoders.TextLexical{}.Embed("surfing").Indices[0]
+	if !slices.Contains(pooled.Indices, beach) || !slices.Contains(pooled.Indices, surf) {
+		t.Errorf("the video's text vector lacks a term: %v", pooled.Indices)
+	}
+	if len(res.Thumbs) != 3 {
+		t.Fatalf("%d thumbnails, want one per sampled frame (3)", len(res.Thumbs))
+	}
+	img, err := jpeg.Decode(bytes.NewReader(res.Thumbs[1000]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != ThumbWidth || b.Dy() != 342 {
+		t.Errorf("thumbnail %dx%d, want %dx342 (9:16)", b.Dx(), b.Dy(), ThumbWidth)
+	}
+
+	png := filepath.Join(dir, "still.png")
+	if out, err := exec.Command("ffmpeg", "-v", "error", "-y", "-i", p, "-ss", "1", "-frames:v", "1", png).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v: %s", err, out)
+	}
+	f, err := os.Open(png)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	still, err := a.Reader(t.Context(), f, "still.png", Options{Spaces: []string{encoders.SpaceFrameDCT}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := still.Count(); c[encoders.SpaceFrameDCT] != 1 {
+		t.Fatalf("a still image gave %v segments, want one frame", c)
+	}
+	var best float64
+	for _, s := range res.Segments {
+		if s.Space == encoders.SpaceFrameDCT {
+			best = math.Max(best, float64(vek32.CosineSimilarity(s.Vector, still.Segments[0].Vector)))
+		}
+	}
+	if best < 0.95 {
+		t.Errorf("the still's best cosine to its video's frames is %.3f, want ≥ 0.95", best)
+	}
+}
+
+// On-screen text becomes timed text segments (modality ocr), held text is
+// read once, and each audio segment carries its share of speech.
+func TestOnScreenTextAndSpeechShare(t *testing.T) {
+	a := newAnalyzer(t)
+	dir := t.TempDir()
+	wav := filepath.Join(dir, "speech.wav")
+	if out, err := exec.Command("espeak-ng", "-w", wav, "Welcome back to the channel. Today we surf the biggest waves of the summer.").CombinedOutput(); err != nil {
+		t.Fatalf("espeak-ng (run scripts/setup): %v: %s", err, out)
+	}
+	clip := filepath.Join(dir, "talk.mp4")
+	font := clips.Font
+	// 0–4 s: a caption; 4–8 s: another; speech over the first seconds,
+	// then silence.
+	vf := "drawtext=fontfile=" + font + ":text='SUNSET SURFING':fontsize=40:fontcolor=white:x=(w-tw)/2:y=h/3:enable='lt(t,4)'," +
+		"drawtext=fontfile=" + font + ":text='Subscribe now':fontsize=36:fontcolor=yellow:x=(w-tw)/2:y=h/2:enable='gte(t,4)'"
+	cmd := exec.Command("ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=0x203040:size=640x360:rate=25", "-i", wav,
+		"-filter_complex", "[1:a]apad[a]", "-map", "0:v", "-map", "[a]", "-vf", vf, "-t", "8", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", clip)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v: %s", err, out)
+	}
+	res, err := a.Source(t.Context(), clip, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ocr []Segment
+	for _, s := range res.Segments {
+		if s.Modality == "ocr" {
+			ocr = append(ocr, s)
+		}
+	}
+	if len(ocr) != 2 {
+		t.Fatalf("%d on-screen text segments %+v, want 2 (one per caption)", len(ocr), ocr)
+	}
+	if !strings.Contains(strings.ToLower(ocr[0].Text), "sunset surfing") || ocr[0].Start != 0 || ocr[0].End != 4*time.Second {
+		t.Errorf("first caption: %q %s–%s, want SUNSET SURFING over 0–4 s", ocr[0].Text, ocr[0].Start, ocr[0].End)
+	}
+	if !strings.Contains(strings.ToLower(ocr[1].Text), "subscribe now") || ocr[1].Start != 4*time.Second {
+		t.Errorf("second caption: %q from %s, want Subscribe now from 4 s", ocr[1].Text, ocr[1].Start)
+	}
+	if res.Timings["ocr"] <= 0 {
+		t.Error("no OCR timing")
+	}
+	var first, last float32 = -1, -1
+	for _, s := range res.Segments {
+		if s.Space != encoders.SpaceAudioSpeech {
+			continue
+		}
+		if s.Ordinal == 0 {
+			first = s.Speech
+		}
+		last = s.Speech
+	}
+	if first < 0.5 || last > 0.2 {
+		t.Errorf("speech share: first audio segment %.2f (spoken), last %.2f (silent)", first, last)
 	}
 }

@@ -118,9 +118,19 @@ func (f PixelFormat) BytesPerPixel() int {
 
 // FrameSpec is one image size and layout an encoder asks for. Every sampled
 // frame is converted once per spec, from the one decode.
+//
+// Height 0 keeps the video's display aspect ratio: the height is worked out
+// from the first video stream (after rotation) and rounded to even, and the
+// Image carries the size it got. Thumbnails use it.
 type FrameSpec struct {
 	Width, Height int
 	Format        PixelFormat
+	// Every, when above 1, converts this image only for every Every-th
+	// sampled frame (the first, then every Every-th after it); the other
+	// frames carry an Image with no Data. A large image that only some
+	// frames need (OCR) then costs neither the conversion nor the memory
+	// for the rest.
+	Every int
 }
 
 // Config sets how a source is sampled and what limits it must respect.
@@ -190,7 +200,10 @@ func (c Config) withDefaults() Config {
 
 func (c Config) validate() error {
 	for i, f := range c.Frames {
-		if f.Width <= 0 || f.Height <= 0 || f.Width > 4096 || f.Height > 4096 {
+		if f.Every < 0 {
+			return fmt.Errorf("Frames[%d]: Every %d", i, f.Every)
+		}
+		if f.Width <= 0 || f.Height < 0 || f.Width > 4096 || f.Height > 4096 {
 			return fmt.Errorf("Frames[%d]: size %dx%d out of range", i, f.Width, f.Height)
 		}
 		if f.Format != Gray && f.Format != RGB24 {

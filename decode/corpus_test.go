@@ -223,6 +223,25 @@ func TestFrameSpecs(t *testing.T) {
 	if _, err := File(t.Context(), red, Config{Frames: []FrameSpec{{Width: 0, Height: 10}}}); err == nil {
 		t.Error("a zero-width spec must be refused")
 	}
+
+	// Height 0 keeps the aspect ratio; Every 2 converts every other frame.
+	m, err = File(t.Context(), red, Config{Sampling: Policy{Kind: PolicyFPS, FPS: 2.5}, Frames: []FrameSpec{{Width: 64, Height: 64}, {Width: 160, Format: RGB24, Every: 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Frames) != 5 {
+		t.Fatalf("%d frames at 2.5 fps over 2 s, want 5", len(m.Frames))
+	}
+	for i, f := range m.Frames {
+		im := f.Images[1]
+		want := 0
+		if i%2 == 0 {
+			want = 160 * 120 * 3
+		}
+		if len(im.Data) != want || im.Spec.Height != 120 {
+			t.Errorf("frame %d: %d bytes at height %d, want %d at 120", i, len(im.Data), im.Spec.Height, want)
+		}
+	}
 }
 
 func TestTextTracks(t *testing.T) {

@@ -17,8 +17,9 @@ import (
 
 // formatWhitelist names the demuxers a source may use. Playlist and concat
 // demuxers (hls, dash, concat, …) are absent on purpose: they open further
-// URLs. Subtitle-only formats are absent too: a source is a video.
-const formatWhitelist = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,flv,mpegts,mpeg,ogg,wav,mp3,aac,flac,h264,hevc,gif"
+// URLs. Subtitle-only formats are absent too: a source is a video, or a
+// still image (the *_pipe demuxers) for an image query: one frame at 0 s.
+const formatWhitelist = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,flv,mpegts,mpeg,ogg,wav,mp3,aac,flac,h264,hevc,gif,png_pipe,jpeg_pipe,webp_pipe,bmp_pipe"
 
 var initFFmpeg sync.Once
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"time"
 
@@ -20,7 +21,8 @@ type videoState struct {
 	step       time.Duration // fps policy: time between samples
 	next       time.Duration // fps policy: next grid time
 	converters []*converter
-	thumb      *converter // scenes policy
+	specs      []FrameSpec // Config.Frames with every height resolved
+	thumb      *converter  // scenes policy
 	prevThumb  []byte
 	lastSample time.Duration
 }
@@ -85,6 +87,10 @@ func (d *decoder) openVideo(s *astiav.Stream) (*videoState, error) {
 	v := &videoState{stream: s, codec: cc, rotation: streamRotation(s), next: 0}
 	v.step = time.Duration(float64(time.Second) / d.cfg.Sampling.FPS)
 	for _, spec := range d.cfg.Frames {
+		if spec.Height == 0 {
+			spec.Height = aspectHeight(spec.Width, s.CodecParameters().Width(), s.CodecParameters().Height(), v.rotation)
+		}
+		v.specs = append(v.specs, spec)
 		w, h := spec.Width, spec.Height
 		if v.rotation == 90 || v.rotation == 270 {
 			w, h = h, w // scale to the stored orientation, then rotate
@@ -175,11 +181,15 @@ func (d *decoder) consider(frame *astiav.Frame) error {
 	}
 	f := Frame{T: t, Key: frame.KeyFrame()}
 	for i, c := range v.converters {
+		spec := v.specs[i]
+		if spec.Every > 1 && len(d.media.Frames)%spec.Every != 0 {
+			f.Images = append(f.Images, Image{Spec: spec})
+			continue
+		}
 		b, err := c.convert(frame)
 		if err != nil {
 			return d.fail(KindInvalid, "scale", err)
 		}
-		spec := d.cfg.Frames[i]
 		f.Images = append(f.Images, Image{Spec: spec, Data: rotate(b, c.w, c.h, spec.Format.BytesPerPixel(), v.rotation)})
 	}
 	d.media.Frames = append(d.media.Frames, f)
@@ -224,4 +234,17 @@ func rotate(src []byte, w, h, bpp, deg int) []byte {
 		}
 	}
 	return dst
+}
+
+// aspectHeight is the even height that keeps a w-wide image at the display
+// aspect ratio of a srcW×srcH stream shown rotated by rotation degrees.
+func aspectHeight(w, srcW, srcH, rotation int) int {
+	if rotation == 90 || rotation == 270 {
+		srcW, srcH = srcH, srcW
+	}
+	if srcW <= 0 || srcH <= 0 {
+		return w
+	}
+	h := int(math.Round(float64(w)*float64(srcH)/float64(srcW)/2)) * 2
+	return min(max(h, 2), 4096)
 }

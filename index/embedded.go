@@ -2,7 +2,6 @@ package index
 
 import (
 	"bufio"
-	"container/heap"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -14,54 +13,80 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
 	"sort"
 	"sync"
-
-	"github.com/viterin/vek/vek32"
 )
 
-// ErrClosed is returned by every call on a closed Embedded index.
-var ErrClosed = errors.New("index: closed")
-
 // Embedded is the on-disk, in-process index. It is safe for concurrent use:
-// queries run in parallel; writes are serialised and durable on return.
+// queries run in parallel with each other; writes are serialised, durable on
+// return, and wait for running queries.
+//
+// On disk: manifest.json (the collections with their schemas, and the
+// aliases; replaced by write, fsync, rename) and one append-only log per
+// collection under collections/, each record length-prefixed and
+// checksummed, so a torn tail left by a crash is found and cut.
 type Embedded struct {
 	dir string
+	// ScanWorkers is how many goroutines scan one large slab; defaults to
+	// GOMAXPROCS.
+	scanWorkers int
+	// noQuant turns the int8 bound-and-rescore scan off (tests compare it
+	// with the plain scan).
+	noQuant bool
 
-	writeMu sync.Mutex // serialises log appends, so records never interleave
-	mu      sync.RWMutex
-	cols    map[string]*collection
-	closed  bool
+	writeMu  sync.Mutex // serialises log appends and manifest changes
+	mu       sync.RWMutex
+	manifest manifest
+	cols     map[string]*collection
+	closed   bool
 }
 
-type collection struct {
-	name    string
-	log     *os.File
-	points  map[string]*Point
-	byVideo map[string]map[string]struct{} // video_id → point ids
-	slabs   map[string]*slab               // per named vector
-	dead    int                            // points in the log since overwritten or deleted
+var _ Index = (*Embedded)(nil)
+
+type manifest struct {
+	Version     int               `json:"version"`
+	Collections map[string]Schema `json:"collections"`
+	Aliases     map[string]string `json:"aliases"`
 }
 
-// slab holds every vector of one named vector contiguously, so a query is
-// one pass of dot products over memory.
-type slab struct {
-	dim  int
-	ids  []string
-	vecs []float32
-	row  map[string]int
-}
+const manifestVersion = 2
 
 // OpenEmbedded opens (or creates) the index stored under dir. A torn record
 // at the end of a log, left by a crash mid-write, is cut off; everything
 // before it is kept.
 func OpenEmbedded(dir string) (*Embedded, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "collections"), 0o755); err != nil {
 		return nil, fmt.Errorf("open index %s: %w", dir, err)
 	}
-	e := &Embedded{dir: dir, cols: map[string]*collection{}}
-	for _, name := range []string{Segments, Videos} {
-		c, err := openCollection(dir, name)
+	e := &Embedded{dir: dir, cols: map[string]*collection{}, scanWorkers: runtime.GOMAXPROCS(0)}
+	e.manifest = manifest{Version: manifestVersion, Collections: map[string]Schema{}, Aliases: map[string]string{}}
+	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if _, err := os.Stat(filepath.Join(dir, "segments.log")); err == nil {
+			return nil, fmt.Errorf("open index %s: it holds an index in the format of mediavec 0.1, which this version cannot read; move the folder away and submit the videos again", dir)
+		}
+	case err != nil:
+		return nil, fmt.Errorf("open index %s: %w", dir, err)
+	default:
+		if err := json.Unmarshal(b, &e.manifest); err != nil {
+			return nil, fmt.Errorf("open index %s: manifest.json: %w", dir, err)
+		}
+		if e.manifest.Version != manifestVersion {
+			return nil, fmt.Errorf("open index %s: manifest version %d, this build reads %d", dir, e.manifest.Version, manifestVersion)
+		}
+		if e.manifest.Collections == nil {
+			e.manifest.Collections = map[string]Schema{}
+		}
+		if e.manifest.Aliases == nil {
+			e.manifest.Aliases = map[string]string{}
+		}
+	}
+	for name, schema := range e.manifest.Collections {
+		c, err := openCollection(e.logPath(name), name, schema)
 		if err != nil {
 			e.Close()
 			return nil, err
@@ -69,6 +94,10 @@ func OpenEmbedded(dir string) (*Embedded, error) {
 		e.cols[name] = c
 	}
 	return e, nil
+}
+
+func (e *Embedded) logPath(name string) string {
+	return filepath.Join(e.dir, "collections", name+".log")
 }
 
 // Close closes the logs. It is safe to call more than once.
@@ -88,22 +117,535 @@ func (e *Embedded) Close() error {
 	return errors.Join(errs...)
 }
 
-type record struct {
-	Op      string   `json:"op"` // "upsert", "replace" or "delete"
-	VideoID string   `json:"video_id,omitempty"`
-	Points  []Point  `json:"points,omitempty"`
-	IDs     []string `json:"ids,omitempty"`
+var collectionName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+
+// saveManifest replaces manifest.json by write, fsync, rename, fsync of the
+// folder: a crash leaves the old manifest or the new one, whole.
+func (e *Embedded) saveManifest(m manifest) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(e.dir, "manifest.json", b); err != nil {
+		return fmt.Errorf("save index manifest: %w", err)
+	}
+	e.manifest = m
+	return nil
 }
 
-const headerSize = 8 // uint32 length + uint32 CRC-32 of the body
+func writeFileAtomic(dir, name string, b []byte) error {
+	tmp, err := os.CreateTemp(dir, name+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
 
-func openCollection(dir, name string) (*collection, error) {
-	path := filepath.Join(dir, name+".log")
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func (m manifest) clone() manifest {
+	out := manifest{Version: m.Version, Collections: map[string]Schema{}, Aliases: map[string]string{}}
+	for k, v := range m.Collections {
+		out.Collections[k] = v
+	}
+	for k, v := range m.Aliases {
+		out.Aliases[k] = v
+	}
+	return out
+}
+
+// Ensure creates a collection or checks the schema of an existing one.
+func (e *Embedded) Ensure(ctx context.Context, name string, schema Schema) error {
+	if err := checkSchema(schema); err != nil {
+		return fmt.Errorf("ensure collection %s: %w", name, err)
+	}
+	if !collectionName.MatchString(name) {
+		return fmt.Errorf("ensure collection %q: a name is letters, digits, '_', '-' and '.'", name)
+	}
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	if _, ok := e.manifest.Aliases[name]; ok {
+		return fmt.Errorf("ensure collection %s: an alias has that name", name)
+	}
+	if have, ok := e.manifest.Collections[name]; ok {
+		if !sameSchema(have, schema) {
+			return fmt.Errorf("ensure collection %s: %w: it has %s, asked for %s", name, ErrSchema, have, schema)
+		}
+		return nil
+	}
+	c, err := openCollection(e.logPath(name), name, schema)
+	if err != nil {
+		return err
+	}
+	m := e.manifest.clone()
+	m.Collections[name] = schema
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.saveManifest(m); err != nil {
+		c.log.Close()
+		return err
+	}
+	e.cols[name] = c
+	return nil
+}
+
+// SetAlias points alias at a collection.
+func (e *Embedded) SetAlias(ctx context.Context, alias, collection string) error {
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	if _, ok := e.manifest.Collections[collection]; !ok {
+		return fmt.Errorf("set alias %s → %s: %w", alias, collection, ErrNoCollection)
+	}
+	if _, ok := e.manifest.Collections[alias]; ok {
+		return fmt.Errorf("set alias %s: a collection has that name", alias)
+	}
+	if !collectionName.MatchString(alias) {
+		return fmt.Errorf("set alias %q: a name is letters, digits, '_', '-' and '.'", alias)
+	}
+	m := e.manifest.clone()
+	m.Aliases[alias] = collection
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.saveManifest(m)
+}
+
+// Aliases returns every alias and its collection.
+func (e *Embedded) Aliases(ctx context.Context) (map[string]string, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return nil, ErrClosed
+	}
+	return e.manifest.clone().Aliases, nil
+}
+
+// Collections lists the collections, sorted.
+func (e *Embedded) Collections(ctx context.Context) ([]string, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return nil, ErrClosed
+	}
+	out := make([]string, 0, len(e.manifest.Collections))
+	for name := range e.manifest.Collections {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// DropCollection deletes a collection no alias points at.
+func (e *Embedded) DropCollection(ctx context.Context, name string) error {
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	if _, ok := e.manifest.Collections[name]; !ok {
+		return fmt.Errorf("drop %s: %w", name, ErrNoCollection)
+	}
+	for alias, target := range e.manifest.Aliases {
+		if target == name {
+			return fmt.Errorf("drop %s: alias %s points at it; move the alias first", name, alias)
+		}
+	}
+	m := e.manifest.clone()
+	delete(m.Collections, name)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.saveManifest(m); err != nil {
+		return err
+	}
+	c := e.cols[name]
+	delete(e.cols, name)
+	c.log.Close()
+	return os.Remove(e.logPath(name))
+}
+
+// collection resolves an alias and returns the collection. Callers hold mu.
+func (e *Embedded) collection(name string) (*collection, error) {
+	if e.closed {
+		return nil, ErrClosed
+	}
+	if target, ok := e.manifest.Aliases[name]; ok {
+		name = target
+	}
+	c, ok := e.cols[name]
+	if !ok {
+		return nil, fmt.Errorf("collection %s: %w", name, ErrNoCollection)
+	}
+	return c, nil
+}
+
+// Upsert writes points, replacing points with the same id. Dense vectors
+// are L2-normalised (the distance is cosine). It returns once the write is
+// on disk.
+func (e *Embedded) Upsert(ctx context.Context, collection string, points []Point) error {
+	if len(points) == 0 {
+		return nil
+	}
+	if err := e.write(ctx, collection, record{Op: opUpsert, Points: points}); err != nil {
+		return fmt.Errorf("upsert %d points into %s: %w", len(points), collection, err)
+	}
+	return nil
+}
+
+// ReplaceVideo atomically replaces every point of a video with points: a
+// reader never sees the video half-written.
+func (e *Embedded) ReplaceVideo(ctx context.Context, collection, videoID string, points []Point) error {
+	for _, p := range points {
+		if p.Payload.VideoID != videoID {
+			return fmt.Errorf("replace video %s in %s: %w: point %s belongs to video %q", videoID, collection, ErrBadPoint, p.ID, p.Payload.VideoID)
+		}
+	}
+	if err := e.write(ctx, collection, record{Op: opReplace, VideoID: videoID, Points: points}); err != nil {
+		return fmt.Errorf("replace video %s in %s: %w", videoID, collection, err)
+	}
+	return nil
+}
+
+// DeleteVideo removes every point of a video.
+func (e *Embedded) DeleteVideo(ctx context.Context, collection, videoID string) error {
+	if err := e.write(ctx, collection, record{Op: opReplace, VideoID: videoID}); err != nil {
+		return fmt.Errorf("delete video %s from %s: %w", videoID, collection, err)
+	}
+	return nil
+}
+
+func (e *Embedded) write(ctx context.Context, collection string, rec record) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	clean := make([]Point, len(rec.Points))
+	for i, p := range rec.Points {
+		clean[i] = p
+		clean[i].Vectors = make(map[string][]float32, len(p.Vectors))
+		for name, v := range p.Vectors {
+			clean[i].Vectors[name] = normalized(v)
+		}
+		if len(p.Sparse) > 0 {
+			clean[i].Sparse = make(map[string]SparseVector, len(p.Sparse))
+			for name, sv := range p.Sparse {
+				clean[i].Sparse[name] = sortedSparse(sv)
+			}
+		}
+	}
+	rec.Points = clean
+
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	e.mu.RLock()
+	c, err := e.collection(collection)
+	e.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	for i := range clean {
+		if err := c.check(&clean[i]); err != nil {
+			return err
+		}
+	}
+	// Log first, then apply: a point visible to queries is always on disk.
+	if err := c.append(rec); err != nil {
+		return fmt.Errorf("write log: %w", err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c.apply(rec)
+	return nil
+}
+
+// Get returns points by id, vectors included.
+func (e *Embedded) Get(ctx context.Context, collection string, ids ...string) ([]Point, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	c, err := e.collection(collection)
+	if err != nil {
+		return nil, err
+	}
+	var out []Point
+	for _, id := range ids {
+		if sp, ok := c.points[id]; ok {
+			out = append(out, c.point(sp))
+		}
+	}
+	return out, nil
+}
+
+// Count returns how many points pass the filter.
+func (e *Embedded) Count(ctx context.Context, collection string, f Filter) (int, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	c, err := e.collection(collection)
+	if err != nil {
+		return 0, err
+	}
+	if f.IsZero() {
+		return len(c.points), nil
+	}
+	n := 0
+	c.candidates(f, func(sp *stored) {
+		if f.Match(&sp.payload) {
+			n++
+		}
+	})
+	return n, nil
+}
+
+// Query returns the best points for q.
+func (e *Embedded) Query(ctx context.Context, q Query) ([]Hit, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	c, err := e.collection(q.Collection)
+	if err != nil {
+		return nil, err
+	}
+	col := newTopK(q.Limit)
+	if err := e.run(ctx, c, q, func() collector { return newTopK(q.Limit) }, col); err != nil {
+		return nil, err
+	}
+	return col.hits(), nil
+}
+
+// QueryGroups runs q and groups its hits by video.
+func (e *Embedded) QueryGroups(ctx context.Context, q Query, groupSize int) ([]Group, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	if groupSize < 1 {
+		return nil, fmt.Errorf("%w: group size %d", ErrBadQuery, groupSize)
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	c, err := e.collection(q.Collection)
+	if err != nil {
+		return nil, err
+	}
+	col := newGroups(groupSize, q.Limit)
+	if err := e.run(ctx, c, q, func() collector { return newGroups(groupSize, q.Limit) }, col); err != nil {
+		return nil, err
+	}
+	return col.groups(q.Limit), nil
+}
+
+// run scores the candidates of q into col; newCol makes a collector for
+// each parallel scan worker.
+func (e *Embedded) run(ctx context.Context, c *collection, q Query, newCol func() collector, col collector) error {
+	switch {
+	case q.Dense != nil:
+		s := c.dense[q.Using]
+		if err := c.checkQueryVector(q.Using, len(q.Dense)); err != nil {
+			return err
+		}
+		if s == nil {
+			return nil
+		}
+		return e.scanDense(ctx, c, s, normalized(q.Dense), q, newCol, col)
+	case q.Sparse != nil:
+		if !slices.Contains(c.schema.Sparse, q.Using) {
+			return fmt.Errorf("query %s: %w: no sparse vector %q", c.name, ErrBadVector, q.Using)
+		}
+		pl := c.sparse[q.Using]
+		if pl == nil {
+			return nil
+		}
+		for sp, score := range pl.score(*q.Sparse) {
+			if q.ScoreThreshold != nil && score < *q.ScoreThreshold {
+				continue
+			}
+			if q.Filter.Match(&sp.payload) {
+				col.offer(sp, score)
+			}
+		}
+		return nil
+	default:
+		k := q.RRFK
+		if k <= 0 {
+			k = DefaultRRFK
+		}
+		fused := map[*stored]float32{}
+		for _, sub := range q.Prefetch {
+			sub.Collection = q.Collection
+			if sub.Filter.IsZero() {
+				sub.Filter = q.Filter
+			}
+			top := newTopK(sub.Limit)
+			if err := e.run(ctx, c, sub, func() collector { return newTopK(sub.Limit) }, top); err != nil {
+				return err
+			}
+			for rank, h := range top.sorted() {
+				fused[h.sp] += 1 / float32(k+rank+1)
+			}
+		}
+		for sp, score := range fused {
+			col.offer(sp, score)
+		}
+		return nil
+	}
+}
+
+// parallelRows is the slab size from which a dense scan is split across
+// workers: below it, starting goroutines costs more than it saves.
+const parallelRows = 16384
+
+func (e *Embedded) scanDense(ctx context.Context, c *collection, s *slab, q []float32, qu Query, newCol func() collector, col collector) error {
+	f, threshold := qu.Filter, qu.ScoreThreshold
+	if len(f.VideoIDs) > 0 {
+		// A few videos: score only their points.
+		c.candidates(f, func(sp *stored) {
+			r, ok := s.row[sp]
+			if !ok || !f.Match(&sp.payload) {
+				return
+			}
+			score := dot(q, s.vecs[r*s.dim:(r+1)*s.dim])
+			if threshold == nil || score >= *threshold {
+				col.offer(sp, score)
+			}
+		})
+		return nil
+	}
+	if len(s.pts) >= quantRows && !e.noQuant {
+		return e.scanQuantized(ctx, c, s, q, qu, newCol, col)
+	}
+	return e.scanExact(ctx, s, q, qu, newCol, col, nil)
+}
+
+// scanExact scores every row of the slab in float32 (but those in skip),
+// split across workers for a large slab.
+func (e *Embedded) scanExact(ctx context.Context, s *slab, q []float32, qu Query, newCol func() collector, col collector, skip map[int]struct{}) error {
+	f, threshold := qu.Filter, qu.ScoreThreshold
+	n := len(s.pts)
+	workers := 1
+	if n >= parallelRows {
+		workers = max(1, e.scanWorkers)
+	}
+	scan := func(lo, hi int, col collector) error {
+		for r := lo; r < hi; r++ {
+			if (r-lo)%8192 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			if skip != nil {
+				if _, ok := skip[r]; ok {
+					continue
+				}
+			}
+			score := dot(q, s.vecs[r*s.dim:(r+1)*s.dim])
+			if threshold != nil && score < *threshold {
+				continue
+			}
+			if !col.wants(s.pts[r], score) {
+				continue
+			}
+			if sp := s.pts[r]; f.Match(&sp.payload) {
+				col.offer(sp, score)
+			}
+		}
+		return nil
+	}
+	if workers == 1 {
+		return scan(0, n, col)
+	}
+	cols := make([]collector, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	chunk := (n + workers - 1) / workers
+	for w := range workers {
+		cols[w] = newCol()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[w] = scan(w*chunk, min(n, (w+1)*chunk), cols[w])
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, o := range cols {
+		col.merge(o)
+	}
+	return nil
+}
+
+// collection is one collection in memory: payloads by id, dense vectors in
+// one contiguous slab per name, sparse vectors in an inverted index per name.
+type collection struct {
+	name    string
+	schema  Schema
+	log     *os.File
+	points  map[string]*stored
+	byVideo map[string]map[*stored]struct{}
+	dense   map[string]*slab
+	sparse  map[string]*postings
+	dead    int // points in the log since overwritten or deleted
+}
+
+// stored is a point without its dense vectors, which live in slabs.
+type stored struct {
+	id      string
+	payload Payload
+	dense   []string // names of its dense vectors
+	sparse  map[string]SparseVector
+}
+
+// slab holds every vector of one name contiguously, so a query is one pass
+// of dot products over memory.
+type slab struct {
+	dim  int
+	pts  []*stored
+	vecs []float32
+	row  map[*stored]int
+	// The same rows quantised (see quant.go): pdim int8 codes a row, and
+	// each row's scale and error bound.
+	pdim   int
+	codes  []int8
+	scales []float32
+	eps    []float32
+}
+
+func openCollection(path, name string, schema Schema) (*collection, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open index collection %s: %w", name, err)
 	}
-	c := &collection{name: name, log: f, points: map[string]*Point{}, byVideo: map[string]map[string]struct{}{}, slabs: map[string]*slab{}}
+	c := &collection{
+		name: name, schema: schema, log: f,
+		points: map[string]*stored{}, byVideo: map[string]map[*stored]struct{}{},
+		dense: map[string]*slab{}, sparse: map[string]*postings{},
+	}
 	good, err := c.replay(bufio.NewReaderSize(f, 1<<20))
 	if err != nil {
 		f.Close()
@@ -126,7 +668,7 @@ func openCollection(dir, name string) (*collection, error) {
 		}
 	}
 	if c.dead > compactMinDead && c.dead > len(c.points) {
-		if err := c.compact(dir); err != nil {
+		if err := c.compact(path); err != nil {
 			// The log as it is stays valid: compaction can wait.
 			slog.Warn("index: compaction failed", "collection", name, "err", err)
 		}
@@ -141,8 +683,8 @@ var compactMinDead = 10000
 // compact rewrites the log with only the live points: a new file, fsynced,
 // renamed over the old one, and the folder fsynced, so a crash at any
 // moment leaves one whole log or the other.
-func (c *collection) compact(dir string) error {
-	path := filepath.Join(dir, c.name+".log")
+func (c *collection) compact(path string) error {
+	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, c.name+".compact-*")
 	if err != nil {
 		return err
@@ -158,9 +700,9 @@ func (c *collection) compact(dir string) error {
 	for i := 0; i < len(ids); i += perRecord {
 		batch := make([]Point, 0, perRecord)
 		for _, id := range ids[i:min(i+perRecord, len(ids))] {
-			batch = append(batch, *c.points[id])
+			batch = append(batch, c.point(c.points[id]))
 		}
-		if err := fresh.append(record{Op: "upsert", Points: batch}); err != nil {
+		if err := fresh.append(record{Op: opUpsert, Points: batch}); err != nil {
 			tmp.Close()
 			return err
 		}
@@ -171,10 +713,7 @@ func (c *collection) compact(dir string) error {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
+	_ = syncDir(dir)
 	f, err := os.OpenFile(path, os.O_RDWR, 0o644)
 	if err != nil {
 		return err
@@ -188,6 +727,8 @@ func (c *collection) compact(dir string) error {
 	slog.Info("index: compacted log", "collection", c.name, "points", len(ids))
 	return nil
 }
+
+const headerSize = 8 // uint32 length + uint32 CRC-32 of the body
 
 // replay applies every whole, intact record and returns the offset after the
 // last one.
@@ -214,19 +755,17 @@ func (c *collection) replay(r io.Reader) (int64, error) {
 		if crc32.ChecksumIEEE(body) != sum {
 			return off, nil
 		}
-		var rec record
-		if err := json.Unmarshal(body, &rec); err != nil {
+		rec, err := decodeRecord(body)
+		if err != nil {
 			return off, fmt.Errorf("record at offset %d: %w", off, err)
 		}
-		if err := c.apply(rec); err != nil {
-			return off, fmt.Errorf("record at offset %d: %w", off, err)
-		}
+		c.apply(rec)
 		off += headerSize + int64(n)
 	}
 }
 
 func (c *collection) append(rec record) error {
-	body, err := json.Marshal(rec)
+	body, err := encodeRecord(rec)
 	if err != nil {
 		return err
 	}
@@ -256,285 +795,287 @@ func (c *collection) append(rec record) error {
 	return nil
 }
 
-func (c *collection) apply(rec record) error {
+// check validates a point against the schema before it is logged.
+func (c *collection) check(p *Point) error {
+	if err := ValidateID(p.ID); err != nil {
+		return err
+	}
+	if len(p.Vectors) == 0 && len(p.Sparse) == 0 {
+		return fmt.Errorf("%w: point %s has no vector", ErrBadPoint, p.ID)
+	}
+	for name, v := range p.Vectors {
+		dim, ok := c.schema.Dense[name]
+		if !ok {
+			return fmt.Errorf("point %s: %w: collection %s has no dense vector %q", p.ID, ErrBadVector, c.name, name)
+		}
+		if len(v) != dim {
+			return fmt.Errorf("point %s: %w: vector %q has %d dimensions, collection %s has %d", p.ID, ErrBadVector, name, len(v), c.name, dim)
+		}
+		for _, x := range v {
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				return fmt.Errorf("point %s: %w: vector %q is not finite", p.ID, ErrBadVector, name)
+			}
+		}
+	}
+	for name, sv := range p.Sparse {
+		if !slices.Contains(c.schema.Sparse, name) {
+			return fmt.Errorf("point %s: %w: collection %s has no sparse vector %q", p.ID, ErrBadVector, c.name, name)
+		}
+		if err := checkSparse(sv); err != nil {
+			return fmt.Errorf("point %s: %w: sparse %q: %v", p.ID, ErrBadVector, name, err)
+		}
+	}
+	return nil
+}
+
+func (c *collection) checkQueryVector(name string, dim int) error {
+	want, ok := c.schema.Dense[name]
+	if !ok {
+		return fmt.Errorf("query %s: %w: no dense vector %q", c.name, ErrBadVector, name)
+	}
+	if dim != want {
+		return fmt.Errorf("query %s: %w: vector %q has %d dimensions, the query %d", c.name, ErrBadVector, name, want, dim)
+	}
+	return nil
+}
+
+func checkSparse(sv SparseVector) error {
+	if len(sv.Indices) != len(sv.Values) {
+		return fmt.Errorf("%d indices and %d values", len(sv.Indices), len(sv.Values))
+	}
+	seen := make(map[uint32]struct{}, len(sv.Indices))
+	for _, i := range sv.Indices {
+		if _, dup := seen[i]; dup {
+			return fmt.Errorf("index %d twice", i)
+		}
+		seen[i] = struct{}{}
+	}
+	return nil
+}
+
+func checkSchema(s Schema) error {
+	if len(s.Dense) == 0 && len(s.Sparse) == 0 {
+		return errors.New("a schema needs at least one vector")
+	}
+	for name, dim := range s.Dense {
+		if dim < 1 {
+			return fmt.Errorf("dense vector %q: dimension %d", name, dim)
+		}
+		if slices.Contains(s.Sparse, name) {
+			return fmt.Errorf("vector %q is both dense and sparse", name)
+		}
+	}
+	return nil
+}
+
+func sameSchema(a, b Schema) bool {
+	if len(a.Dense) != len(b.Dense) || len(a.Sparse) != len(b.Sparse) {
+		return false
+	}
+	for k, v := range a.Dense {
+		if b.Dense[k] != v {
+			return false
+		}
+	}
+	for _, s := range a.Sparse {
+		if !slices.Contains(b.Sparse, s) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s Schema) String() string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func (c *collection) apply(rec record) {
 	switch rec.Op {
-	case "upsert", "replace":
-		for i := range rec.Points {
-			if err := c.checkDims(&rec.Points[i]); err != nil {
-				return err
-			}
-		}
-		if rec.Op == "replace" {
-			for id := range c.byVideo[rec.VideoID] {
-				c.remove(id)
+	case opUpsert, opReplace:
+		if rec.Op == opReplace {
+			for sp := range c.byVideo[rec.VideoID] {
+				c.remove(sp.id)
 			}
 		}
 		for i := range rec.Points {
-			p := rec.Points[i]
-			c.remove(p.ID)
-			c.points[p.ID] = &p
-			ids := c.byVideo[p.Payload.VideoID]
-			if ids == nil {
-				ids = map[string]struct{}{}
-				c.byVideo[p.Payload.VideoID] = ids
-			}
-			ids[p.ID] = struct{}{}
-			for name, v := range p.Vectors {
-				s := c.slabs[name]
-				if s == nil {
-					s = &slab{dim: len(v), row: map[string]int{}}
-					c.slabs[name] = s
-				}
-				s.row[p.ID] = len(s.ids)
-				s.ids = append(s.ids, p.ID)
-				s.vecs = append(s.vecs, v...)
-			}
+			c.insert(&rec.Points[i])
 		}
-	case "delete":
+	case opDelete:
 		for _, id := range rec.IDs {
 			c.remove(id)
 		}
-	default:
-		return fmt.Errorf("unknown op %q", rec.Op)
 	}
-	return nil
 }
 
-func (c *collection) checkDims(p *Point) error {
-	if p.ID == "" {
-		return errors.New("point without id")
+func (c *collection) insert(p *Point) {
+	c.remove(p.ID)
+	sp := &stored{id: p.ID, payload: p.Payload}
+	c.points[p.ID] = sp
+	vids := c.byVideo[p.Payload.VideoID]
+	if vids == nil {
+		vids = map[*stored]struct{}{}
+		c.byVideo[p.Payload.VideoID] = vids
 	}
+	vids[sp] = struct{}{}
 	for name, v := range p.Vectors {
-		if len(v) == 0 {
-			return fmt.Errorf("point %s: vector %q is empty", p.ID, name)
+		s := c.dense[name]
+		if s == nil {
+			s = &slab{dim: len(v), row: map[*stored]int{}, pdim: paddedDim(len(v))}
+			c.dense[name] = s
 		}
-		if s := c.slabs[name]; s != nil && s.dim != len(v) {
-			return fmt.Errorf("point %s: vector %q has %d dimensions, collection %s has %d", p.ID, name, len(v), c.name, s.dim)
+		s.row[sp] = len(s.pts)
+		s.pts = append(s.pts, sp)
+		s.vecs = append(s.vecs, v...)
+		codes, scale, eps := quantize(v, s.pdim)
+		s.codes = append(s.codes, codes...)
+		s.scales = append(s.scales, scale)
+		s.eps = append(s.eps, eps)
+		sp.dense = append(sp.dense, name)
+	}
+	if len(p.Sparse) > 0 {
+		sp.sparse = make(map[string]SparseVector, len(p.Sparse))
+		for name, sv := range p.Sparse {
+			sp.sparse[name] = sv
+			pl := c.sparse[name]
+			if pl == nil {
+				pl = &postings{terms: map[uint32]map[*stored]float32{}}
+				c.sparse[name] = pl
+			}
+			pl.add(sp, sv)
 		}
 	}
-	return nil
 }
 
-// remove drops a point; each of its vectors is swapped with its slab's last
-// row so slabs stay dense.
+// remove drops a point; each of its dense vectors is swapped with its
+// slab's last row so slabs stay dense.
 func (c *collection) remove(id string) {
-	p, ok := c.points[id]
+	sp, ok := c.points[id]
 	if !ok {
 		return
 	}
 	c.dead++
 	delete(c.points, id)
-	if ids := c.byVideo[p.Payload.VideoID]; ids != nil {
-		delete(ids, id)
-		if len(ids) == 0 {
-			delete(c.byVideo, p.Payload.VideoID)
+	if vids := c.byVideo[sp.payload.VideoID]; vids != nil {
+		delete(vids, sp)
+		if len(vids) == 0 {
+			delete(c.byVideo, sp.payload.VideoID)
 		}
 	}
-	for name := range p.Vectors {
-		s := c.slabs[name]
-		r, ok := s.row[id]
-		if !ok {
-			continue
-		}
-		last := len(s.ids) - 1
+	for _, name := range sp.dense {
+		s := c.dense[name]
+		r := s.row[sp]
+		last := len(s.pts) - 1
 		if r != last {
-			moved := s.ids[last]
-			s.ids[r] = moved
+			moved := s.pts[last]
+			s.pts[r] = moved
 			copy(s.vecs[r*s.dim:(r+1)*s.dim], s.vecs[last*s.dim:(last+1)*s.dim])
+			copy(s.codes[r*s.pdim:(r+1)*s.pdim], s.codes[last*s.pdim:(last+1)*s.pdim])
+			s.scales[r], s.eps[r] = s.scales[last], s.eps[last]
 			s.row[moved] = r
 		}
-		s.ids = s.ids[:last]
+		s.pts[last] = nil
+		s.pts = s.pts[:last]
 		s.vecs = s.vecs[:last*s.dim]
-		delete(s.row, id)
+		s.codes = s.codes[:last*s.pdim]
+		s.scales = s.scales[:last]
+		s.eps = s.eps[:last]
+		delete(s.row, sp)
+	}
+	for name, sv := range sp.sparse {
+		c.sparse[name].remove(sp, sv)
 	}
 }
 
-func (e *Embedded) collection(name string) (*collection, error) {
-	if e.closed {
-		return nil, ErrClosed
-	}
-	c, ok := e.cols[name]
-	if !ok {
-		return nil, fmt.Errorf("index: no collection %q", name)
-	}
-	return c, nil
-}
-
-// Upsert writes points to a collection, replacing points with the same id.
-// Vectors are L2-normalised (the distance is cosine). It returns once the
-// write is on disk.
-func (e *Embedded) Upsert(ctx context.Context, collection string, points []Point) error {
-	if len(points) == 0 {
-		return nil
-	}
-	if err := e.writePoints(ctx, collection, record{Op: "upsert", Points: points}); err != nil {
-		return fmt.Errorf("upsert %d points into %s: %w", len(points), collection, err)
-	}
-	return nil
-}
-
-// ReplaceVideo atomically replaces every point of a video in a collection
-// with points: a re-processed video that now has fewer segments leaves no
-// stale ones behind, and a reader never sees the video half-written.
-func (e *Embedded) ReplaceVideo(ctx context.Context, collection, videoID string, points []Point) error {
-	for _, p := range points {
-		if p.Payload.VideoID != videoID {
-			return fmt.Errorf("replace video %s in %s: point %s belongs to video %q", videoID, collection, p.ID, p.Payload.VideoID)
+// point rebuilds a whole point, its dense vectors copied out of the slabs.
+func (c *collection) point(sp *stored) Point {
+	p := Point{ID: sp.id, Payload: sp.payload}
+	if len(sp.dense) > 0 {
+		p.Vectors = make(map[string][]float32, len(sp.dense))
+		for _, name := range sp.dense {
+			s := c.dense[name]
+			r := s.row[sp]
+			p.Vectors[name] = slices.Clone(s.vecs[r*s.dim : (r+1)*s.dim])
 		}
 	}
-	if err := e.writePoints(ctx, collection, record{Op: "replace", VideoID: videoID, Points: points}); err != nil {
-		return fmt.Errorf("replace video %s in %s: %w", videoID, collection, err)
-	}
-	return nil
-}
-
-func (e *Embedded) writePoints(ctx context.Context, collection string, rec record) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	clean := make([]Point, len(rec.Points))
-	for i, p := range rec.Points {
-		clean[i] = p
-		clean[i].Vectors = make(map[string][]float32, len(p.Vectors))
-		for name, v := range p.Vectors {
-			clean[i].Vectors[name] = normalized(v)
+	if len(sp.sparse) > 0 {
+		p.Sparse = make(map[string]SparseVector, len(sp.sparse))
+		for name, sv := range sp.sparse {
+			p.Sparse[name] = sv
 		}
 	}
-	rec.Points = clean
+	return p
+}
 
-	e.writeMu.Lock()
-	defer e.writeMu.Unlock()
-	e.mu.RLock()
-	c, err := e.collection(collection)
-	if err == nil {
-		for i := range clean {
-			if err = c.checkDims(&clean[i]); err != nil {
-				break
+// candidates calls fn with every point the filter could pass: only the
+// listed videos' points when it names videos, else all of them.
+func (c *collection) candidates(f Filter, fn func(*stored)) {
+	if len(f.VideoIDs) > 0 {
+		for _, v := range f.VideoIDs {
+			for sp := range c.byVideo[v] {
+				fn(sp)
+			}
+		}
+		return
+	}
+	for _, sp := range c.points {
+		fn(sp)
+	}
+}
+
+// postings is the inverted index of one sparse vector name.
+type postings struct {
+	terms map[uint32]map[*stored]float32
+	docs  int // points with this sparse vector
+}
+
+func (pl *postings) add(sp *stored, sv SparseVector) {
+	pl.docs++
+	for i, t := range sv.Indices {
+		m := pl.terms[t]
+		if m == nil {
+			m = map[*stored]float32{}
+			pl.terms[t] = m
+		}
+		m[sp] = sv.Values[i]
+	}
+}
+
+func (pl *postings) remove(sp *stored, sv SparseVector) {
+	pl.docs--
+	for _, t := range sv.Indices {
+		if m := pl.terms[t]; m != nil {
+			delete(m, sp)
+			if len(m) == 0 {
+				delete(pl.terms, t)
 			}
 		}
 	}
-	e.mu.RUnlock()
-	if err != nil {
-		return err
-	}
-	// Log first, then apply: a point visible to queries is always on disk.
-	if err := c.append(rec); err != nil {
-		return fmt.Errorf("write log: %w", err)
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return c.apply(rec)
 }
 
-// DeleteVideo removes every point of a video from a collection and returns
-// how many there were.
-func (e *Embedded) DeleteVideo(ctx context.Context, collection, videoID string) (int, error) {
-	e.writeMu.Lock()
-	defer e.writeMu.Unlock()
-	e.mu.RLock()
-	c, err := e.collection(collection)
-	var ids []string
-	if err == nil {
-		for id := range c.byVideo[videoID] {
-			ids = append(ids, id)
-		}
-	}
-	e.mu.RUnlock()
-	if err != nil || len(ids) == 0 {
-		return 0, err
-	}
-	rec := record{Op: "delete", IDs: ids}
-	if err := c.append(rec); err != nil {
-		return 0, fmt.Errorf("delete video %s from %s: %w", videoID, collection, err)
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return len(ids), c.apply(rec)
-}
-
-// Get returns a point by id.
-func (e *Embedded) Get(ctx context.Context, collection, id string) (Point, bool, error) {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	c, err := e.collection(collection)
-	if err != nil {
-		return Point{}, false, err
-	}
-	p, ok := c.points[id]
-	if !ok {
-		return Point{}, false, nil
-	}
-	return *p, true, nil
-}
-
-// Count returns how many points match the filter.
-func (e *Embedded) Count(ctx context.Context, collection string, f Filter) (int, error) {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	c, err := e.collection(collection)
-	if err != nil {
-		return 0, err
-	}
-	switch {
-	case f == (Filter{}):
-		return len(c.points), nil
-	case f.ExcludeVideoID == "":
-		return len(c.byVideo[f.VideoID]), nil
-	}
-	n := 0
-	for _, p := range c.points {
-		if f.match(&p.Payload) {
-			n++
-		}
-	}
-	return n, nil
-}
-
-// Search returns the limit points whose named vector is most similar to
-// vector (cosine), best first, among those that pass the filter.
-func (e *Embedded) Search(ctx context.Context, collection, vectorName string, vector []float32, limit int, f Filter) ([]Hit, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	c, err := e.collection(collection)
-	if err != nil {
-		return nil, err
-	}
-	s := c.slabs[vectorName]
-	if s == nil || len(s.ids) == 0 {
-		return nil, nil
-	}
-	if len(vector) != s.dim {
-		return nil, fmt.Errorf("search %s.%s: query has %d dimensions, want %d", collection, vectorName, len(vector), s.dim)
-	}
-	q := normalized(vector)
-	top := make(hitHeap, 0, limit+1)
-	for r, id := range s.ids {
-		if r%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
-		score := vek32.Dot(q, s.vecs[r*s.dim:(r+1)*s.dim])
-		if len(top) == limit && score <= top[0].Score {
+// score is Σ idf(t)·q_t·d_t over the query's terms, with BM25's
+// idf(t) = ln(1 + (N − n_t + 0.5)/(n_t + 0.5)), as Qdrant's IDF modifier.
+func (pl *postings) score(q SparseVector) map[*stored]float32 {
+	out := map[*stored]float32{}
+	n := float64(pl.docs)
+	for i, t := range q.Indices {
+		m := pl.terms[t]
+		if len(m) == 0 {
 			continue
 		}
-		p := c.points[id]
-		if !f.match(&p.Payload) {
-			continue
-		}
-		heap.Push(&top, Hit{ID: id, Score: score, Payload: p.Payload})
-		if len(top) > limit {
-			heap.Pop(&top)
+		df := float64(len(m))
+		w := float32(IDF(n, df)) * q.Values[i]
+		for sp, v := range m {
+			out[sp] += w * v
 		}
 	}
-	out := make([]Hit, len(top))
-	for i := len(top) - 1; i >= 0; i-- {
-		out[i] = heap.Pop(&top).(Hit)
-	}
-	return out, nil
+	return out
+}
+
+// IDF is the inverse document frequency of a term found in df of n
+// documents, as BM25 and Qdrant's IDF modifier compute it.
+func IDF(n, df float64) float64 {
+	return math.Log(1 + (n-df+0.5)/(df+0.5))
 }
 
 func normalized(v []float32) []float32 {
@@ -554,16 +1095,20 @@ func normalized(v []float32) []float32 {
 	return out
 }
 
-// hitHeap is a min-heap on score: the root is the worst of the best.
-type hitHeap []Hit
-
-func (h hitHeap) Len() int           { return len(h) }
-func (h hitHeap) Less(i, j int) bool { return h[i].Score < h[j].Score }
-func (h hitHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *hitHeap) Push(x any)        { *h = append(*h, x.(Hit)) }
-func (h *hitHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+// sortedSparse returns sv with its indices in ascending order, as Qdrant
+// stores and returns them.
+func sortedSparse(sv SparseVector) SparseVector {
+	if len(sv.Indices) != len(sv.Values) || slices.IsSorted(sv.Indices) {
+		return sv
+	}
+	order := make([]int, len(sv.Indices))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return sv.Indices[order[a]] < sv.Indices[order[b]] })
+	out := SparseVector{Indices: make([]uint32, len(order)), Values: make([]float32, len(order))}
+	for i, j := range order {
+		out.Indices[i], out.Values[i] = sv.Indices[j], sv.Values[j]
+	}
+	return out
 }

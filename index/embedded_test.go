@@ -3,12 +3,15 @@ package index
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 )
+
+var testSchema = Schema{Dense: map[string]int{"s": 2, "t": 3}}
 
 func seg(video, space string, ord int, vec ...float32) Point {
 	return Point{
@@ -18,6 +21,7 @@ func seg(video, space string, ord int, vec ...float32) Point {
 	}
 }
 
+// open opens the index in dir with a "segments" collection of testSchema.
 func open(t *testing.T, dir string) *Embedded {
 	t.Helper()
 	e, err := OpenEmbedded(dir)
@@ -25,6 +29,9 @@ func open(t *testing.T, dir string) *Embedded {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close() })
+	if err := e.Ensure(t.Context(), Segments, testSchema); err != nil {
+		t.Fatal(err)
+	}
 	return e
 }
 
@@ -36,47 +43,17 @@ func ids(hits []Hit) []string {
 	return out
 }
 
-func TestSearchRanksByCosine(t *testing.T) {
-	t.Parallel()
-	ctx := t.Context()
-	e := open(t, t.TempDir())
-	err := e.Upsert(ctx, Segments, []Point{
-		seg("a", "s", 0, 1, 0, 0),
-		seg("a", "s", 1, 1, 1, 0), // 45° from the query
-		seg("b", "s", 0, 0, 0, 5), // orthogonal
-		seg("c", "s", 0, 3, 0.1, 0),
-		seg("c", "other", 0, 1, 0),
-	})
+func search(t *testing.T, e *Embedded, vec []float32, limit int) []Hit {
+	t.Helper()
+	space := "s"
+	if len(vec) == 3 {
+		space = "t"
+	}
+	hits, err := e.Query(t.Context(), Query{Collection: Segments, Using: space, Dense: vec, Limit: limit})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hits, err := e.Search(ctx, Segments, "s", []float32{2, 0, 0}, 3, Filter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := fmt.Sprint(ids(hits)), "[a/0 c/0 a/1]"; got != want {
-		t.Fatalf("hits %s, want %s", got, want)
-	}
-	if hits[0].Score < 0.9999 || hits[2].Score > 0.71 || hits[2].Score < 0.70 {
-		t.Errorf("scores %v", hits)
-	}
-	hits, _ = e.Search(ctx, Segments, "s", []float32{1, 0, 0}, 10, Filter{ExcludeVideoID: "a"})
-	if got, want := fmt.Sprint(ids(hits)), "[c/0 b/0]"; got != want {
-		t.Errorf("excluding a: %s, want %s", got, want)
-	}
-	hits, _ = e.Search(ctx, Segments, "s", []float32{1, 0, 0}, 10, Filter{VideoID: "b"})
-	if got, want := fmt.Sprint(ids(hits)), "[b/0]"; got != want {
-		t.Errorf("only b: %s, want %s", got, want)
-	}
-	if _, err := e.Search(ctx, Segments, "s", []float32{1, 0}, 1, Filter{}); err == nil {
-		t.Error("a query of the wrong dimension must fail")
-	}
-	if err := e.Upsert(ctx, Segments, []Point{seg("d", "s", 0, 1, 2)}); err == nil {
-		t.Error("a point of the wrong dimension must fail")
-	}
-	if n, _ := e.Count(ctx, Segments, Filter{}); n != 5 {
-		t.Errorf("count %d, want 5", n)
-	}
+	return hits
 }
 
 func TestReplaceDeleteAndReopen(t *testing.T) {
@@ -94,27 +71,22 @@ func TestReplaceDeleteAndReopen(t *testing.T) {
 	must(e.ReplaceVideo(ctx, Segments, "b", []Point{seg("b", "s", 0, 1, 0)}))
 	// Re-processing a with fewer segments leaves none of the old ones.
 	must(e.ReplaceVideo(ctx, Segments, "a", []Point{seg("a", "s", 0, 0, 1)}))
-	if n, _ := e.Count(ctx, Segments, Filter{VideoID: "a"}); n != 1 {
+	if n, _ := e.Count(ctx, Segments, Filter{VideoIDs: []string{"a"}}); n != 1 {
 		t.Fatalf("a has %d points after replace, want 1", n)
 	}
 	if err := e.ReplaceVideo(ctx, Segments, "a", []Point{seg("b", "s", 5, 1, 0)}); err == nil {
 		t.Error("replace with another video's point must fail")
 	}
 	must(e.Upsert(ctx, Segments, []Point{seg("c", "s", 0, 1, 1)}))
-	if n, err := e.DeleteVideo(ctx, Segments, "c"); err != nil || n != 1 {
-		t.Fatalf("delete c: %d, %v", n, err)
-	}
-	before, _ := e.Search(ctx, Segments, "s", []float32{1, 0.2}, 10, Filter{})
+	must(e.DeleteVideo(ctx, Segments, "c"))
+	before := search(t, e, []float32{1, 0.2}, 10)
 	must(e.Close())
-	if _, err := e.Search(ctx, Segments, "s", []float32{1, 0}, 1, Filter{}); err != ErrClosed {
+	if _, err := e.Query(ctx, Query{Collection: Segments, Using: "s", Dense: []float32{1, 0}, Limit: 1}); err != ErrClosed {
 		t.Errorf("search after close: %v", err)
 	}
 
 	e2 := open(t, dir)
-	after, err := e2.Search(ctx, Segments, "s", []float32{1, 0.2}, 10, Filter{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	after := search(t, e2, []float32{1, 0.2}, 10)
 	if fmt.Sprint(ids(before)) != fmt.Sprint(ids(after)) || len(after) != 2 {
 		t.Fatalf("after reopen %v, before %v", ids(after), ids(before))
 	}
@@ -139,7 +111,7 @@ func TestTornTailIsCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Close()
-	path := filepath.Join(dir, Segments+".log")
+	path := filepath.Join(dir, "collections", Segments+".log")
 	st, _ := os.Stat(path)
 	if err := os.Truncate(path, st.Size()-7); err != nil {
 		t.Fatal(err)
@@ -166,7 +138,7 @@ func TestConcurrentReadersAndWriter(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(t.Context())
 	e := open(t, t.TempDir())
-	const dim = 32
+	const dim = 3
 	rng := rand.New(rand.NewPCG(5, 6))
 	vec := func() []float32 {
 		v := make([]float32, dim)
@@ -183,7 +155,7 @@ func TestConcurrentReadersAndWriter(t *testing.T) {
 	for r := range 4 {
 		wg.Go(func() {
 			for i := 0; ctx.Err() == nil; i++ {
-				hits, err := e.Search(ctx, Segments, "s", queries[(r+i)%len(queries)], 5, Filter{})
+				hits, err := e.Query(ctx, Query{Collection: Segments, Using: "t", Dense: queries[(r+i)%len(queries)], Limit: 5})
 				if err != nil && ctx.Err() == nil {
 					t.Error(err)
 					return
@@ -200,7 +172,7 @@ func TestConcurrentReadersAndWriter(t *testing.T) {
 		video := fmt.Sprintf("v%d", v%10)
 		var pts []Point
 		for o := range 4 {
-			pts = append(pts, seg(video, "s", o, vec()...))
+			pts = append(pts, seg(video, "t", o, vec()...))
 		}
 		if err := e.ReplaceVideo(ctx, Segments, video, pts); err != nil {
 			t.Fatal(err)
@@ -236,15 +208,15 @@ func TestCompactionOnOpen(t *testing.T) {
 	for round := range 20 {
 		for v := range 3 {
 			video := fmt.Sprintf("v%d", v)
-			pts := []Point{seg(video, "s", 0, 1, float32(round), float32(v)), seg(video, "s", 1, float32(v), 1, 0)}
+			pts := []Point{seg(video, "t", 0, 1, float32(round), float32(v)), seg(video, "t", 1, float32(v), 1, 0)}
 			if err := e.ReplaceVideo(ctx, Segments, video, pts); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	before, _ := e.Search(ctx, Segments, "s", []float32{1, 2, 3}, 10, Filter{})
+	before := search(t, e, []float32{1, 2, 3}, 10)
 	e.Close()
-	path := filepath.Join(dir, Segments+".log")
+	path := filepath.Join(dir, "collections", Segments+".log")
 	grown, _ := os.Stat(path)
 
 	e2 := open(t, dir)
@@ -252,19 +224,207 @@ func TestCompactionOnOpen(t *testing.T) {
 	if compacted.Size()*5 > grown.Size() {
 		t.Errorf("log %d bytes after compaction, %d before: want far smaller", compacted.Size(), grown.Size())
 	}
-	after, _ := e2.Search(ctx, Segments, "s", []float32{1, 2, 3}, 10, Filter{})
+	after := search(t, e2, []float32{1, 2, 3}, 10)
 	if fmt.Sprint(ids(after)) != fmt.Sprint(ids(before)) || len(after) != 6 {
 		t.Fatalf("after compaction %v, before %v", ids(after), ids(before))
 	}
 	// The compacted log takes writes and survives another reopen.
-	if err := e2.Upsert(ctx, Segments, []Point{seg("w", "s", 0, 0, 0, 1)}); err != nil {
+	if err := e2.Upsert(ctx, Segments, []Point{seg("w", "t", 0, 0, 0, 1)}); err != nil {
 		t.Fatal(err)
 	}
 	e2.Close()
 	if n, _ := open(t, dir).Count(ctx, Segments, Filter{}); n != 7 {
 		t.Errorf("%d points after reopening the compacted log, want 7", n)
 	}
-	if matches, _ := filepath.Glob(filepath.Join(dir, "*.compact-*")); len(matches) != 0 {
+	if matches, _ := filepath.Glob(filepath.Join(dir, "collections", "*.compact-*")); len(matches) != 0 {
 		t.Errorf("temporary files left: %v", matches)
+	}
+}
+
+// Collections, schemas and aliases live in the manifest and survive a
+// reopen; a folder from the old single-log format is refused with advice.
+func TestManifestSurvivesReopen(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	e, err := OpenEmbedded(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g1 := Generation(Videos, 1)
+	if err := EnsureGeneration(ctx, e, 1, testSchema, Schema{Dense: map[string]int{"s": 2}, Sparse: []string{"text"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Upsert(ctx, Videos, []Point{{ID: VideoID("a"), Vectors: map[string][]float32{"s": {1, 0}}, Sparse: map[string]SparseVector{"text": {Indices: []uint32{3}, Values: []float32{1}}}, Payload: Payload{VideoID: "a"}}}); err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	e2, err := OpenEmbedded(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Close()
+	if err := e2.Ensure(ctx, Generation(Segments, 1), testSchema); err != nil {
+		t.Errorf("same schema after reopen: %v", err)
+	}
+	aliases, _ := e2.Aliases(ctx)
+	if aliases[Videos] != g1 {
+		t.Errorf("aliases after reopen: %v", aliases)
+	}
+	hits, err := e2.Query(ctx, Query{Collection: Videos, Using: "text", Sparse: &SparseVector{Indices: []uint32{3}, Values: []float32{1}}, Limit: 1})
+	if err != nil || len(hits) != 1 || hits[0].Payload.VideoID != "a" {
+		t.Errorf("sparse query after reopen: %v %v", hits, err)
+	}
+	if err := e2.Ensure(ctx, Generation(Segments, 1), Schema{Dense: map[string]int{"s": 3}}); err == nil {
+		t.Error("a changed schema must be refused after reopen")
+	}
+
+	old := t.TempDir()
+	os.WriteFile(filepath.Join(old, "segments.log"), []byte("x"), 0o644)
+	if _, err := OpenEmbedded(old); err == nil {
+		t.Error("an index in the old format must be refused")
+	}
+}
+
+// The int8 bound-and-rescore scan, the parallel float32 scan and the
+// serial one return exactly the same points, for plain and grouped queries,
+// with and without filters and score thresholds.
+func TestScansAgree(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	e := open(t, t.TempDir())
+	const dim = 40 // pads to 64: exercises the zero tail of the codes
+	if err := e.Ensure(ctx, "big", Schema{Dense: map[string]int{"v": dim}}); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	vec := func() []float32 {
+		v := make([]float32, dim)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		return v
+	}
+	var pts []Point
+	for i := range quantRows + 5000 {
+		p := Point{ID: fmt.Sprint(i + 1), Vectors: map[string][]float32{"v": vec()}, Payload: Payload{VideoID: fmt.Sprintf("v%d", i%300), TStart: float64(i % 97)}}
+		if i%3 == 0 {
+			p.Payload.Labels = []string{"person"}
+		}
+		pts = append(pts, p)
+	}
+	if err := e.Upsert(ctx, "big", pts); err != nil {
+		t.Fatal(err)
+	}
+	// Delete a video so slab rows were swapped around.
+	if err := e.DeleteVideo(ctx, "big", "v7"); err != nil {
+		t.Fatal(err)
+	}
+	th := float32(0.3)
+	from := 10.0
+	cases := []struct {
+		name  string
+		f     Filter
+		limit int
+		group int
+		th    *float32
+	}{
+		{"top 10", Filter{}, 10, 0, nil},
+		{"top 100, labels", Filter{Labels: []string{"person"}}, 100, 0, nil},
+		{"top 25, excluded videos, time", Filter{ExcludeVideoIDs: []string{"v1", "v2"}, TStartFrom: &from}, 25, 0, nil},
+		{"threshold", Filter{}, 500, 0, &th},
+		{"groups of 3", Filter{}, 20, 3, nil},
+		{"groups of 1, labels", Filter{Labels: []string{"person"}}, 50, 1, nil},
+		{"more groups than videos", Filter{}, 400, 2, nil},
+		{"filter passes almost nothing", Filter{Labels: []string{"dog"}}, 10, 0, nil},
+	}
+	type mode struct {
+		name    string
+		workers int
+		noQuant bool
+	}
+	modes := []mode{{"serial float32", 1, true}, {"parallel float32", 4, true}, {"int8 bound + rescore", 2, false}}
+	for _, c := range cases {
+		for qi := range 3 {
+			q := Query{Collection: "big", Using: "v", Dense: vec(), Limit: c.limit, Filter: c.f, ScoreThreshold: c.th}
+			var results []string
+			for _, m := range modes {
+				e.scanWorkers, e.noQuant = m.workers, m.noQuant
+				var got any
+				var err error
+				if c.group > 0 {
+					got, err = e.QueryGroups(ctx, q, c.group)
+				} else {
+					got, err = e.Query(ctx, q)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				results = append(results, fmt.Sprint(got))
+			}
+			for i := 1; i < len(results); i++ {
+				if results[i] != results[0] {
+					t.Errorf("%s, query %d: %s differs from %s", c.name, qi, modes[i].name, modes[0].name)
+				}
+			}
+		}
+	}
+}
+
+func TestInt8Kernel(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, pdim := range []int{32, 64, 512, 1024} {
+		n := 37
+		q := make([]int8, pdim)
+		codes := make([]int8, n*pdim)
+		for i := range q {
+			q[i] = int8(rng.IntN(255) - 127)
+		}
+		for i := range codes {
+			codes[i] = int8(rng.IntN(255) - 127)
+		}
+		q[0], codes[0] = -127, -127 // extremes
+		got, want := make([]int32, n), make([]int32, n)
+		dotsInt8(q, codes, pdim, got)
+		dotsInt8Go(q, codes, pdim, want)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("pdim %d (AVX2 %v): kernel %v, want %v", pdim, haveAVX2, got[:4], want[:4])
+		}
+	}
+	v := []float32{0.5, -0.25, 0.1, 0}
+	codes, scale, eps := quantize(v, 32)
+	if codes[0] != 127 || codes[1] != -64 || codes[4] != 0 || scale != 0.5/127 {
+		t.Errorf("quantize: %v %v", codes[:5], scale)
+	}
+	var e2 float64
+	for i, x := range v {
+		d := float64(x) - float64(codes[i])*float64(scale)
+		e2 += d * d
+	}
+	if d := float64(eps) - math.Sqrt(e2); d > 1e-7 || d < -1e-7 {
+		t.Errorf("eps %v, want %v", eps, math.Sqrt(e2))
+	}
+}
+
+func TestRecordRoundTrip(t *testing.T) {
+	t.Parallel()
+	rec := record{Op: opReplace, VideoID: "v", Points: []Point{
+		{ID: "1", Vectors: map[string][]float32{"b": {1, 2}, "a": {3}}, Payload: Payload{VideoID: "v", Labels: []string{"x"}}},
+		{ID: "2", Sparse: map[string]SparseVector{"t": {Indices: []uint32{1}, Values: []float32{0.5}}}, Payload: Payload{VideoID: "v"}},
+	}}
+	body, err := encodeRecord(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeRecord(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(rec) {
+		t.Errorf("round trip:\n%v\n%v", got, rec)
+	}
+	if _, err := decodeRecord(body[:len(body)-2]); err == nil {
+		t.Error("a short record must fail to decode")
 	}
 }

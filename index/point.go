@@ -13,12 +13,14 @@ const (
 	Videos   = "videos"
 )
 
-// Point is one stored item: its id, one or more named vectors (space name →
-// vector) and a payload.
+// Point is one stored item: its id, named dense and sparse vectors (space
+// name → vector) and a payload. The id is a UUID (SegmentID, VideoID) or an
+// unsigned integer, as Qdrant requires.
 type Point struct {
-	ID      string               `json:"id"`
-	Vectors map[string][]float32 `json:"vectors"`
-	Payload Payload              `json:"payload"`
+	ID      string                  `json:"id"`
+	Vectors map[string][]float32    `json:"vectors,omitempty"`
+	Sparse  map[string]SparseVector `json:"sparse,omitempty"`
+	Payload Payload                 `json:"payload"`
 }
 
 // Payload is what a point carries besides its vectors.
@@ -30,32 +32,10 @@ type Payload struct {
 	TEnd      float64           `json:"t_end"`
 	Text      string            `json:"text,omitempty"`
 	Labels    []string          `json:"labels,omitempty"`
+	Speech    float64           `json:"speech,omitempty"` // audio segments: the share that is speech (VAD)
 	Source    string            `json:"source,omitempty"`
 	IndexedAt time.Time         `json:"indexed_at"`
 	Fields    map[string]string `json:"fields,omitempty"` // caller-supplied
-}
-
-// Hit is one query result.
-type Hit struct {
-	ID      string
-	Score   float32 // cosine similarity
-	Payload Payload
-}
-
-// Filter restricts a query by payload. Empty fields do not filter.
-type Filter struct {
-	VideoID        string // only points of this video
-	ExcludeVideoID string // no points of this video
-}
-
-func (f Filter) match(p *Payload) bool {
-	if f.VideoID != "" && p.VideoID != f.VideoID {
-		return false
-	}
-	if f.ExcludeVideoID != "" && p.VideoID == f.ExcludeVideoID {
-		return false
-	}
-	return true
 }
 
 // pointNamespace is the UUIDv5 namespace of point ids.
@@ -73,3 +53,5 @@ func SegmentID(videoID, space string, ordinal int) string {
 func VideoID(videoID string) string {
 	return uuid.NewSHA1(pointNamespace, []byte("vid/"+videoID)).String()
 }
+
+func parseUUID(s string) (uuid.UUID, error) { return uuid.Parse(s) }

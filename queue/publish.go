@@ -61,7 +61,7 @@ func Submit(ctx context.Context, js jetstream.JetStream, statuses *Statuses, job
 			if prevErr == nil {
 				_ = statuses.Put(ctx, prev)
 			} else {
-				_ = statuses.delete(ctx, job.VideoID)
+				_ = statuses.Delete(ctx, job.VideoID)
 			}
 		}
 	}

@@ -95,6 +95,10 @@ func (s *Statuses) Get(ctx context.Context, videoID string) (Status, error) {
 	return st, nil
 }
 
-func (s *Statuses) delete(ctx context.Context, videoID string) error {
-	return s.kv.Delete(ctx, key(videoID))
+// Delete forgets a video's status.
+func (s *Statuses) Delete(ctx context.Context, videoID string) error {
+	if err := s.kv.Delete(ctx, key(videoID)); err != nil {
+		return fmt.Errorf("delete status of %s: %w", videoID, err)
+	}
+	return nil
 }

@@ -9,41 +9,41 @@ import (
 	"sort"
 
 	"github.com/mediavec/mediavec/analyze"
+	"github.com/mediavec/mediavec/encoders"
 	"github.com/mediavec/mediavec/index"
 )
 
-// Store is the read side of the index.
-type Store interface {
-	Search(ctx context.Context, collection, vectorName string, vector []float32, limit int, f index.Filter) ([]index.Hit, error)
-	Get(ctx context.Context, collection, id string) (index.Point, bool, error)
-}
-
-// Searcher plans and runs queries.
+// Searcher plans and runs queries over an index.
 type Searcher struct {
 	analyzer *analyze.Analyzer
-	store    Store
+	ix       index.Index
 }
 
-// NewSearcher returns a Searcher over store; analyzer embeds query videos.
-func NewSearcher(a *analyze.Analyzer, store Store) *Searcher {
-	return &Searcher{analyzer: a, store: store}
+// NewSearcher returns a Searcher over ix; analyzer embeds query videos,
+// images and text exactly as uploads are embedded.
+func NewSearcher(a *analyze.Analyzer, ix index.Index) *Searcher {
+	return &Searcher{analyzer: a, ix: ix}
 }
 
 // Options shape a query. The zero value is usable.
 type Options struct {
-	// Limit is the number of videos returned. Defaults to 10.
+	// Limit is the number of videos returned. Defaults to 10, at most
+	// MaxLimit.
 	Limit int
 	// Spaces restricts the spaces used; all that the query has by default.
 	Spaces []string
-	// ExcludeVideoID drops one video from the results (more-like-this
-	// excludes the video it starts from).
-	ExcludeVideoID string
+	// Filter restricts the candidate segments (labels, videos, time).
+	Filter index.Filter
 }
+
+// MaxLimit caps Options.Limit.
+const MaxLimit = 100
 
 func (o Options) withDefaults() Options {
 	if o.Limit <= 0 {
 		o.Limit = 10
 	}
+	o.Limit = min(o.Limit, MaxLimit)
 	return o
 }
 
@@ -55,6 +55,8 @@ type Match struct {
 	QueryTStart float64 `json:"query_t_start"`
 	QueryTEnd   float64 `json:"query_t_end"`
 	Score       float32 `json:"score"`
+	// Text is the matched text of a text segment.
+	Text string `json:"text,omitempty"`
 }
 
 // Result is one video, best first in a Response.
@@ -62,9 +64,12 @@ type Result struct {
 	VideoID string             `json:"video_id"`
 	Score   float64            `json:"score"` // fused rank score in (0, 1]; 1 is first in every space
 	Source  string             `json:"source"`
-	Spaces  map[string]float64 `json:"spaces"` // per-space similarity in [-1, 1]
+	Title   string             `json:"title,omitempty"`
+	Spaces  map[string]float64 `json:"spaces"` // per-space similarity
 	Matches []Match            `json:"matches"`
 	Labels  []string           `json:"labels"`
+	// Alignment is set on near-duplicate results.
+	Alignment *Alignment `json:"alignment,omitempty"`
 }
 
 // Response is what every query returns.
@@ -79,13 +84,18 @@ const rrfK = 60
 // every space's evidence shows.
 const maxMatchesPerSpace = 10
 
-// ErrEmptyQuery is returned when a query video yields no segment in any
-// requested space (e.g. a silent, black or sub-second clip).
+// ErrEmptyQuery is returned when a query yields nothing to search with
+// (a silent, black or sub-second clip; text without a word).
 var ErrEmptyQuery = errors.New("query has nothing to search with")
 
-// VideoReader searches with a video read from r, such as an upload.
-func (s *Searcher) VideoReader(ctx context.Context, r io.Reader, name string, opts Options) (Response, error) {
-	res, err := s.analyzer.Reader(ctx, r, name, opts.Spaces)
+// ErrNotFound is returned by Like for a video that is not indexed.
+var ErrNotFound = errors.New("not found")
+
+// Media searches with a video or a still image read from r, such as an
+// upload: it goes through the same decode and encoders as an indexed video,
+// then each query segment looks up its best segment per video.
+func (s *Searcher) Media(ctx context.Context, r io.Reader, name string, opts Options) (Response, error) {
+	res, err := s.analyzer.Reader(ctx, r, name, analyze.Options{Spaces: opts.Spaces})
 	if err != nil {
 		return Response{}, err
 	}
@@ -97,34 +107,31 @@ func (s *Searcher) VideoReader(ctx context.Context, r io.Reader, name string, op
 	if len(bySpace) == 0 {
 		return Response{}, ErrEmptyQuery
 	}
-	// Enough segment hits per query segment to see every near copy.
+	// Enough videos per query segment to see every near copy.
 	perSegment := max(50, 5*opts.Limit)
 	perSpace := map[string]map[string]*videoScore{}
 	for space, segs := range bySpace {
 		scores := map[string]*videoScore{}
 		for _, q := range segs {
-			hits, err := s.store.Search(ctx, index.Segments, space, q.Vector, perSegment, index.Filter{ExcludeVideoID: opts.ExcludeVideoID})
+			iq := index.Query{Collection: index.Segments, Using: space, Limit: perSegment, Filter: opts.Filter}
+			if q.Sparse != nil {
+				iq.Sparse = &index.SparseVector{Indices: q.Sparse.Indices, Values: q.Sparse.Values}
+			} else {
+				iq.Dense = q.Vector
+			}
+			groups, err := s.ix.QueryGroups(ctx, iq, 1)
 			if err != nil {
 				return Response{}, fmt.Errorf("search %s: %w", space, err)
 			}
-			// Best hit per video for this query segment.
-			seen := map[string]bool{}
-			for _, h := range hits {
-				v := h.Payload.VideoID
-				if seen[v] {
-					continue
-				}
-				seen[v] = true
-				vs := scores[v]
+			for _, g := range groups {
+				h := g.Hits[0]
+				vs := scores[g.VideoID]
 				if vs == nil {
 					vs = &videoScore{source: h.Payload.Source}
-					scores[v] = vs
+					scores[g.VideoID] = vs
 				}
 				vs.sum += float64(h.Score)
-				vs.matches = append(vs.matches, Match{
-					Space: space, TStart: h.Payload.TStart, TEnd: h.Payload.TEnd,
-					QueryTStart: q.Start.Seconds(), QueryTEnd: q.End.Seconds(), Score: h.Score,
-				})
+				vs.matches = append(vs.matches, match(space, h, q.Start.Seconds(), q.End.Seconds()))
 			}
 		}
 		for _, vs := range scores {
@@ -132,39 +139,137 @@ func (s *Searcher) VideoReader(ctx context.Context, r io.Reader, name string, op
 		}
 		perSpace[space] = scores
 	}
-	return Response{Results: fuse(perSpace, opts.Limit)}, nil
+	return s.finish(ctx, fuse(perSpace, opts.Limit))
+}
+
+// Text searches with words: the lexical space, scored with IDF, over the
+// text segments (titles, metadata, subtitles); each video scores by its
+// best segment, and the matched cues are its time ranges.
+func (s *Searcher) Text(ctx context.Context, text string, opts Options) (Response, error) {
+	opts = opts.withDefaults()
+	if len(opts.Spaces) > 0 && !slices.Contains(opts.Spaces, encoders.SpaceTextLexical) {
+		return Response{}, fmt.Errorf("%w: text queries use %s", ErrEmptyQuery, encoders.SpaceTextLexical)
+	}
+	sv := s.analyzer.Text(text)
+	if len(sv.Indices) == 0 {
+		return Response{}, fmt.Errorf("%w: %q has no word", ErrEmptyQuery, text)
+	}
+	groups, err := s.ix.QueryGroups(ctx, index.Query{
+		Collection: index.Segments, Using: encoders.SpaceTextLexical, Limit: opts.Limit, Filter: opts.Filter,
+		Sparse: &index.SparseVector{Indices: sv.Indices, Values: sv.Values},
+	}, 3)
+	if err != nil {
+		return Response{}, fmt.Errorf("search text: %w", err)
+	}
+	scores := map[string]*videoScore{}
+	for _, g := range groups {
+		vs := &videoScore{mean: float64(g.Hits[0].Score), source: g.Hits[0].Payload.Source}
+		for _, h := range g.Hits {
+			vs.matches = append(vs.matches, match(encoders.SpaceTextLexical, h, 0, 0))
+		}
+		scores[g.VideoID] = vs
+	}
+	return s.finish(ctx, fuse(map[string]map[string]*videoScore{encoders.SpaceTextLexical: scores}, opts.Limit))
+}
+
+// Vector searches one dense space's segments with a vector the caller
+// computed (with the same model); each video scores by its best segment.
+func (s *Searcher) Vector(ctx context.Context, space string, vec []float32, opts Options) (Response, error) {
+	opts = opts.withDefaults()
+	groups, err := s.ix.QueryGroups(ctx, index.Query{Collection: index.Segments, Using: space, Dense: vec, Limit: opts.Limit, Filter: opts.Filter}, 3)
+	if err != nil {
+		return Response{}, fmt.Errorf("search %s: %w", space, err)
+	}
+	scores := map[string]*videoScore{}
+	for _, g := range groups {
+		vs := &videoScore{mean: float64(g.Hits[0].Score), source: g.Hits[0].Payload.Source}
+		for _, h := range g.Hits {
+			vs.matches = append(vs.matches, match(space, h, 0, 0))
+		}
+		scores[g.VideoID] = vs
+	}
+	return s.finish(ctx, fuse(map[string]map[string]*videoScore{space: scores}, opts.Limit))
 }
 
 // Like finds videos similar to an indexed video, from its video-level
-// vectors.
+// vectors: one query per space on the videos collection, fused by rank.
 func (s *Searcher) Like(ctx context.Context, videoID string, opts Options) (Response, error) {
 	opts = opts.withDefaults()
-	p, ok, err := s.store.Get(ctx, index.Videos, index.VideoID(videoID))
+	pts, err := s.ix.Get(ctx, index.Videos, index.VideoID(videoID))
 	if err != nil {
 		return Response{}, err
 	}
-	if !ok {
-		return Response{}, fmt.Errorf("%w: video %s is not indexed", ErrEmptyQuery, videoID)
+	if len(pts) == 0 {
+		return Response{}, fmt.Errorf("%w: video %s is not indexed", ErrNotFound, videoID)
 	}
+	p := pts[0]
+	filter := opts.Filter
+	filter.ExcludeVideoIDs = append(slices.Clone(filter.ExcludeVideoIDs), videoID)
 	perSpace := map[string]map[string]*videoScore{}
-	for space, vec := range p.Vectors {
+	add := func(space string, q index.Query) error {
 		if len(opts.Spaces) > 0 && !slices.Contains(opts.Spaces, space) {
-			continue
+			return nil
 		}
-		hits, err := s.store.Search(ctx, index.Videos, space, vec, opts.Limit*2, index.Filter{ExcludeVideoID: videoID})
+		q.Collection, q.Using, q.Limit, q.Filter = index.Videos, space, opts.Limit*2, filter
+		hits, err := s.ix.Query(ctx, q)
 		if err != nil {
-			return Response{}, fmt.Errorf("search %s: %w", space, err)
+			return fmt.Errorf("search %s: %w", space, err)
 		}
 		scores := map[string]*videoScore{}
 		for _, h := range hits {
-			scores[h.Payload.VideoID] = &videoScore{mean: float64(h.Score), source: h.Payload.Source, matches: []Match{{
-				Space: space, TStart: h.Payload.TStart, TEnd: h.Payload.TEnd,
-				QueryTStart: p.Payload.TStart, QueryTEnd: p.Payload.TEnd, Score: h.Score,
-			}}}
+			scores[h.Payload.VideoID] = &videoScore{mean: float64(h.Score), source: h.Payload.Source,
+				matches: []Match{match(space, h, p.Payload.TStart, p.Payload.TEnd)}}
 		}
 		perSpace[space] = scores
+		return nil
 	}
-	return Response{Results: fuse(perSpace, opts.Limit)}, nil
+	for space, vec := range p.Vectors {
+		if err := add(space, index.Query{Dense: vec}); err != nil {
+			return Response{}, err
+		}
+	}
+	for space, sv := range p.Sparse {
+		if err := add(space, index.Query{Sparse: &sv}); err != nil {
+			return Response{}, err
+		}
+	}
+	return s.finish(ctx, fuse(perSpace, opts.Limit))
+}
+
+func match(space string, h index.Hit, qStart, qEnd float64) Match {
+	return Match{
+		Space: space, TStart: h.Payload.TStart, TEnd: h.Payload.TEnd,
+		QueryTStart: qStart, QueryTEnd: qEnd, Score: h.Score,
+		Text: h.Payload.Text,
+	}
+}
+
+// finish adds each result's title and labels from its video point.
+func (s *Searcher) finish(ctx context.Context, results []Result) (Response, error) {
+	if len(results) == 0 {
+		return Response{Results: []Result{}}, nil
+	}
+	ids := make([]string, len(results))
+	for i, r := range results {
+		ids[i] = index.VideoID(r.VideoID)
+	}
+	pts, err := s.ix.Get(ctx, index.Videos, ids...)
+	if err != nil {
+		return Response{}, err
+	}
+	byVideo := map[string]index.Payload{}
+	for _, p := range pts {
+		byVideo[p.Payload.VideoID] = p.Payload
+	}
+	for i := range results {
+		if p, ok := byVideo[results[i].VideoID]; ok {
+			results[i].Title = p.Fields["title"]
+			if p.Labels != nil {
+				results[i].Labels = p.Labels
+			}
+		}
+	}
+	return Response{Results: results}, nil
 }
 
 type videoScore struct {

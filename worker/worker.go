@@ -16,6 +16,7 @@ import (
 	"github.com/mediavec/mediavec/encoders"
 	"github.com/mediavec/mediavec/index"
 	"github.com/mediavec/mediavec/queue"
+	"github.com/mediavec/mediavec/thumbs"
 )
 
 // Store is where the worker writes points: the embedded index in `up`, the
@@ -47,6 +48,8 @@ type Config struct {
 	// decode that runs past it fails the job as over its limit. Defaults
 	// to 15m.
 	JobTimeout time.Duration
+	// Thumbs, when set, receives a JPEG of every sampled frame.
+	Thumbs *thumbs.Store
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -240,7 +243,11 @@ func (w *Worker) run(ctx context.Context, job queue.Job, attempts int) (res *ana
 	if err := w.statuses.Put(ctx, queue.Status{VideoID: job.VideoID, State: queue.StateProcessing, JobID: job.JobID, Source: job.Source, Attempts: attempts}); err != nil {
 		return nil, outcome{err: err, transient: true, cause: queue.CauseExhausted}
 	}
-	res, err := w.analyzer.Source(ctx, job.Source, job.Spaces)
+	title := ""
+	if job.Text != nil {
+		title = job.Text.Title
+	}
+	res, err := w.analyzer.Source(ctx, job.Source, analyze.Options{Spaces: job.Spaces, Title: title, Thumbnails: w.cfg.Thumbs != nil})
 	if err != nil {
 		var me *encoders.Error
 		var de *decode.Error
@@ -258,11 +265,22 @@ func (w *Worker) run(ctx context.Context, job queue.Job, attempts int) (res *ana
 	}
 	stage = queue.CauseIndex
 	t0 := time.Now()
-	segs, video := points(job, res, time.Now().UTC())
+	if w.cfg.Thumbs != nil {
+		// Before the points, so a search never shows a moment whose
+		// thumbnail is missing.
+		if err := w.cfg.Thumbs.Replace(job.VideoID, res.Thumbs); err != nil {
+			return nil, outcome{cause: queue.CauseIndex, err: err, transient: true}
+		}
+	}
+	segs, video := Points(job, res, time.Now().UTC())
 	if err := w.store.ReplaceVideo(ctx, index.Segments, job.VideoID, segs); err != nil {
 		return nil, outcome{cause: queue.CauseIndex, err: err, transient: true}
 	}
-	if err := w.store.ReplaceVideo(ctx, index.Videos, job.VideoID, []index.Point{video}); err != nil {
+	videos := []index.Point{video}
+	if len(video.Vectors) == 0 && len(video.Sparse) == 0 {
+		videos = nil // nothing to pool (no segment in any space): no video point
+	}
+	if err := w.store.ReplaceVideo(ctx, index.Videos, job.VideoID, videos); err != nil {
 		return nil, outcome{cause: queue.CauseIndex, err: err, transient: true}
 	}
 	res.Timings["index"] = time.Since(t0)

@@ -41,7 +41,7 @@ func testAnalyzer(t *testing.T) *analyze.Analyzer {
 	if speechErr != nil {
 		t.Fatalf("%v (run scripts/setup)", speechErr)
 	}
-	return analyze.New(analyze.Config{}, speech)
+	return analyze.New(analyze.Config{}, analyze.Models{Speech: speech})
 }
 
 // flakyStore is the real embedded index behind a switch that makes writes
@@ -100,6 +100,10 @@ func setup(t *testing.T, topo queue.Topology) *harness {
 	}
 	idx, err := index.OpenEmbedded(t.TempDir())
 	if err != nil {
+		t.Fatal(err)
+	}
+	segSchema, vidSchema := Schemas()
+	if err := index.EnsureGeneration(ctx, idx, 1, segSchema, vidSchema); err != nil {
 		t.Fatal(err)
 	}
 	h := &harness{js: js, lanes: lanes, statuses: statuses, store: &flakyStore{Embedded: idx}}
@@ -231,7 +235,7 @@ func TestTransientFailureIsRetried(t *testing.T) {
 	if st.Attempts != 3 {
 		t.Errorf("indexed on attempt %d, want 3 (two failed writes)", st.Attempts)
 	}
-	n, _ := h.store.Count(ctx, index.Segments, index.Filter{VideoID: "v"})
+	n, _ := h.store.Count(ctx, index.Segments, index.Filter{VideoIDs: []string{"v"}})
 	if want := st.Spaces[encoders.SpaceFrameDCT] + st.Spaces[encoders.SpaceAudioSpeech]; n != want {
 		t.Errorf("%d segment points, want %d", n, want)
 	}
@@ -308,7 +312,7 @@ func TestCrashLoopingJobIsGivenUp(t *testing.T) {
 	if st.Cause != queue.CauseExhausted || st.Attempts != 3 {
 		t.Errorf("status %+v, want exhausted on the 3rd delivery", st)
 	}
-	if n, _ := h.store.Count(ctx, index.Segments, index.Filter{VideoID: "poison"}); n != 0 {
+	if n, _ := h.store.Count(ctx, index.Segments, index.Filter{VideoIDs: []string{"poison"}}); n != 0 {
 		t.Errorf("the given-up job was run: %d points", n)
 	}
 	if n := h.jobsLeft(t); n != 0 {

@@ -211,6 +211,9 @@ func apiGet(ctx context.Context, base, path string, out any) error {
 }
 
 func apiDo(req *http.Request, out any) error {
+	if t := strings.TrimSpace(os.Getenv("MEDIAVEC_API_TOKEN")); t != "" && req.Header.Get("Authorization") == "" {
+		req.Header.Set("Authorization", "Bearer "+t)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("call the API at %s (is `mediavec up` running?): %w", req.URL.Host, err)

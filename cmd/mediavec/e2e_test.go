@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mediavec/mediavec/encoders"
+	"github.com/mediavec/mediavec/index"
+	"github.com/mediavec/mediavec/index/qdranttest"
 	"github.com/mediavec/mediavec/internal/clips"
 	"github.com/mediavec/mediavec/queue"
 	"github.com/mediavec/mediavec/search"
@@ -297,6 +300,78 @@ func assertDeadLetters(t *testing.T, ctx context.Context, js jetstream.JetStream
 	for id, cause := range want {
 		if got[id] != cause {
 			t.Errorf("dead letter of %s has cause %q, want %q", id, got[id], cause)
+		}
+	}
+}
+
+// TestEndToEndOnQdrant runs the same pipeline against the Qdrant backend,
+// over gRPC to the in-process Qdrant-protocol server: uploads are indexed,
+// and video, near-duplicate and text queries through the CLI find them.
+func TestEndToEndOnQdrant(t *testing.T) {
+	ctx := t.Context()
+	f := makeFixtures(t)
+	cfg := testStackConfig(t, filepath.Join(t.TempDir(), "data"), 2)
+	cfg.Qdrant = &index.QdrantConfig{Addr: qdranttest.Start(t), SkipCompatibilityCheck: true}
+	s, err := startStack(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	if _, code := cli(t, ctx, "submit", "--nats", s.NATSURL(), "--title", "Mandelbrot zoom in slow motion", f.good[2]); code != 0 {
+		t.Fatal("submit clip3")
+	}
+	if _, code := cli(t, ctx, append([]string{"submit", "--nats", s.NATSURL()}, f.good[0], f.good[1], f.good[3], f.good[4])...); code != 0 {
+		t.Fatal("submit")
+	}
+	for _, id := range []string{"clip1", "clip2", "clip3", "clip4", "clip5"} {
+		waitState(t, ctx, s.httpURL, id, "indexed")
+	}
+	assertClip3First(t, searchJSON(t, ctx, s.httpURL, f.query))
+
+	out, code := cli(t, ctx, "search", "--api", s.httpURL, "--video", f.query, "--near-dups", "--json")
+	if code != 0 {
+		t.Fatal("near-duplicate search failed")
+	}
+	var dups search.Response
+	if err := json.Unmarshal([]byte(out), &dups); err != nil {
+		t.Fatal(err)
+	}
+	if len(dups.Results) == 0 || dups.Results[0].VideoID != "clip3" || dups.Results[0].Alignment == nil {
+		t.Errorf("near-duplicates of the clip3 copy: %s", out)
+	}
+	out, code = cli(t, ctx, "search", "--api", s.httpURL, "--text", "slow zoom", "--json")
+	var text search.Response
+	if code != 0 || json.Unmarshal([]byte(out), &text) != nil || len(text.Results) != 1 || text.Results[0].VideoID != "clip3" {
+		t.Errorf("text search: exit %d: %s", code, out)
+	}
+	// The readable table names the winner too.
+	if out, _ := cli(t, ctx, "search", "--api", s.httpURL, "--text", "mandelbrot"); !strings.Contains(out, "clip3") {
+		t.Errorf("table output: %s", out)
+	}
+
+	// DELETE removes the video from the index, its status with it.
+	del := func() int {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, s.httpURL+"/v1/videos/clip3", nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := del(); code != http.StatusOK {
+		t.Fatalf("DELETE clip3: %d", code)
+	}
+	if code := del(); code != http.StatusNotFound {
+		t.Errorf("DELETE clip3 again: %d, want 404", code)
+	}
+	if _, code := cli(t, ctx, "status", "--api", s.httpURL, "clip3"); code == 0 {
+		t.Error("a deleted video still has a status")
+	}
+	for _, q := range [][]string{{"--text", "slow zoom"}, {"--video", f.query}} {
+		out, _ := cli(t, ctx, append([]string{"search", "--api", s.httpURL, "--json"}, q...)...)
+		if strings.Contains(out, `"clip3"`) {
+			t.Errorf("search %v after the delete still finds clip3", q)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/mediavec/mediavec/encoders"
@@ -13,32 +14,63 @@ func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlags("models", "models [flags]", stderr)
 	models := fs.String("models", encoders.DefaultModelsDir(), "models folder")
 	ortLib := fs.String("ort-lib", encoders.DefaultORTLib(), "ONNX Runtime shared library")
+	provider := fs.String("provider", "cpu", "execution provider to self-test: cpu, cuda or tensorrt")
+	device := fs.Int("device", 0, "GPU ordinal for --provider cuda or tensorrt")
 	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SPACE\tMODALITY\tDIM\tDISTANCE\tSTATUS\tSOURCE")
-	bad := 0
-	for _, m := range encoders.Manifest {
-		status := "ok"
-		if err := m.Verify(*models); err != nil {
-			status = err.Error()
-			bad++
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", m.Space, m.Modality, m.Dim, m.Distance, status, m.Source)
-	}
-	tw.Flush()
-	if bad > 0 {
-		return fmt.Errorf("%d models failed verification", bad)
 	}
 	if err := encoders.InitRuntime(*ortLib); err != nil {
 		return err
 	}
-	s, err := encoders.LoadSpeech(*models, encoders.SessionConfig{})
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODEL\tSPACE\tMODALITY\tDIM\tDISTANCE\tSTATUS\tINPUTS → OUTPUTS\tSOURCE")
+	bad := 0
+	for _, m := range encoders.Manifest {
+		status, io := "ok", "built-in"
+		ins, outs, err := m.Check(*models)
+		switch {
+		case err != nil:
+			status, io = "FAILED: "+err.Error(), ""
+			bad++
+		case len(m.Files) > 0:
+			io = tensors(ins) + " → " + tensors(outs)
+		}
+		dim := "sparse"
+		if m.Dim > 0 {
+			dim = fmt.Sprint(m.Dim)
+		} else if m.Distance == "" {
+			dim = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Space, m.Modality, dim, orDash(m.Distance), status, io, m.Source)
+	}
+	tw.Flush()
+	if bad > 0 {
+		return fmt.Errorf("%d models failed their check", bad)
+	}
+	cfg := encoders.SessionConfig{Provider: *provider, Device: *device}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	set, err := encoders.LoadAll(*models, cfg)
 	if err != nil {
 		return err
 	}
-	s.Close()
-	fmt.Fprintf(stdout, "ONNX Runtime %s loaded from %s; every model loads.\n", encoders.RuntimeVersion(), *ortLib)
+	set.Close()
+	fmt.Fprintf(stdout, "ONNX Runtime %s loaded from %s; every model loads and runs on %s.\n", encoders.RuntimeVersion(), *ortLib, *provider)
 	return nil
+}
+
+func tensors(ts []encoders.TensorSpec) string {
+	parts := make([]string, len(ts))
+	for i, t := range ts {
+		parts[i] = t.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

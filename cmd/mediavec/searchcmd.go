@@ -17,18 +17,32 @@ import (
 )
 
 func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("search", "search (--video PATH | --like VIDEO_ID) [flags]", stderr)
+	fs := newFlags("search", "search (--video PATH | --image PATH | --text WORDS | --like VIDEO_ID) [flags]", stderr)
 	api := apiFlag(fs)
 	video := fs.String("video", "", "search with this video file")
+	img := fs.String("image", "", "search with this image file (png, jpeg, webp, bmp)")
+	text := fs.String("text", "", "search titles, metadata and subtitles with these words")
 	like := fs.String("like", "", "search for videos like this indexed video")
+	nearDups := fs.Bool("near-dups", false, "with --video: find copies (re-encoded, scaled, cropped, trimmed, sped up) instead of similar videos")
+	threshold := fs.Float64("threshold", 0, fmt.Sprintf("with --near-dups: lowest alignment score reported (default %.2f)", search.DefaultNearDupThreshold))
 	limit := fs.Int("limit", 10, "number of videos to return")
 	spaces := fs.String("spaces", "", "comma-separated spaces to search (default: all)")
+	labels := fs.String("labels", "", "comma-separated labels every matched segment must carry")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if (*video == "") == (*like == "") {
-		return fmt.Errorf("%w: give exactly one of --video or --like", errUsage)
+	given := 0
+	for _, v := range []string{*video, *img, *text, *like} {
+		if v != "" {
+			given++
+		}
+	}
+	if given != 1 {
+		return fmt.Errorf("%w: give exactly one of --video, --image, --text or --like", errUsage)
+	}
+	if *nearDups && *video == "" && *img == "" {
+		return fmt.Errorf("%w: --near-dups needs --video or --image", errUsage)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
@@ -36,10 +50,23 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	base := strings.TrimRight(*api, "/")
 	var req *http.Request
 	var err error
-	if *video != "" {
-		req, err = videoSearchRequest(ctx, base, *video, *limit, *spaces)
-	} else {
-		body, _ := json.Marshal(search.LikeRequest{Like: *like, Limit: *limit, Spaces: splitList(*spaces)})
+	switch {
+	case *video != "" || *img != "":
+		path := *video + *img
+		fields := map[string]string{"limit": fmt.Sprint(*limit), "spaces": *spaces, "labels": *labels}
+		if *nearDups {
+			fields["mode"] = "near_duplicates"
+			if *threshold > 0 {
+				fields["threshold"] = fmt.Sprint(*threshold)
+			}
+		}
+		req, err = uploadSearchRequest(ctx, base, path, fields)
+	default:
+		sr := search.SearchRequest{Like: *like, Text: *text, Limit: *limit, Spaces: splitList(*spaces)}
+		if *labels != "" {
+			sr.Filter = &search.FilterFields{Labels: splitList(*labels)}
+		}
+		body, _ := json.Marshal(sr)
 		req, err = http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/search", bytes.NewReader(body))
 		if err == nil {
 			req.Header.Set("Content-Type", "application/json")
@@ -61,7 +88,9 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-func videoSearchRequest(ctx context.Context, base, path string, limit int, spaces string) (*http.Request, error) {
+// uploadSearchRequest streams a query file and form fields (empty ones
+// left out) as multipart/form-data.
+func uploadSearchRequest(ctx context.Context, base, path string, fields map[string]string) (*http.Request, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
@@ -72,15 +101,15 @@ func videoSearchRequest(ctx context.Context, base, path string, limit int, space
 	go func() {
 		defer f.Close()
 		err := func() error {
-			if err := mw.WriteField("limit", fmt.Sprint(limit)); err != nil {
-				return err
-			}
-			if spaces != "" {
-				if err := mw.WriteField("spaces", spaces); err != nil {
+			for _, k := range sortedKeys(fields) {
+				if fields[k] == "" {
+					continue
+				}
+				if err := mw.WriteField(k, fields[k]); err != nil {
 					return err
 				}
 			}
-			part, err := mw.CreateFormFile("video", filepath.Base(path))
+			part, err := mw.CreateFormFile("file", filepath.Base(path))
 			if err != nil {
 				return err
 			}
@@ -114,6 +143,9 @@ func printResults(w io.Writer, resp search.Response) {
 		var matches []string
 		for _, m := range bestPerSpace(r.Matches) {
 			matches = append(matches, fmt.Sprintf("%s %.1f–%.1fs ↔ %.1f–%.1fs (%.3f)", m.Space, m.TStart, m.TEnd, m.QueryTStart, m.QueryTEnd, m.Score))
+		}
+		if a := r.Alignment; a != nil {
+			matches = append([]string{fmt.Sprintf("aligned %.0f%%, speed %.2f×, offset %+.1fs", 100*a.Coverage, a.Speed, a.Offset)}, matches...)
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%.4f\t%s\t%s\n", i+1, r.VideoID, r.Score, strings.Join(spaces, " "), strings.Join(matches, "; "))
 	}

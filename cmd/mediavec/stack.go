@@ -23,6 +23,7 @@ import (
 	"github.com/mediavec/mediavec/index"
 	"github.com/mediavec/mediavec/queue"
 	"github.com/mediavec/mediavec/search"
+	"github.com/mediavec/mediavec/thumbs"
 	"github.com/mediavec/mediavec/worker"
 )
 
@@ -34,11 +35,20 @@ type stackConfig struct {
 	Workers    int    // jobs in flight; 0 runs no worker (API and queue only)
 	ModelsDir  string
 	ORTLib     string
+	Session    encoders.SessionConfig // how every model's session runs
 	Roots      []string // when set, the only directories sources may be read from
 	Decode     decode.Config
 	Worker     worker.Config
 	Topology   queue.Topology
-	Logger     *slog.Logger
+	// APIToken, when set, is the bearer token the API requires.
+	APIToken string
+	// ThumbsDir holds the frame thumbnails; defaults to DataDir/thumbs.
+	// A fleet points every process at one shared folder.
+	ThumbsDir string
+	// Qdrant, when set, is the index instead of the embedded one in
+	// DataDir.
+	Qdrant *index.QdrantConfig
+	Logger *slog.Logger
 }
 
 // stack is a running `mediavec up`.
@@ -49,8 +59,8 @@ type stack struct {
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	statuses *queue.Statuses
-	idx      *index.Embedded
-	speech   *encoders.Speech
+	idx      index.Index
+	models   *encoders.Set
 	http     *http.Server
 	httpURL  string
 	requests sync.WaitGroup     // HTTP handlers running
@@ -83,21 +93,16 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		}
 	}()
 
-	// Models first: a missing or corrupt model fails here, not at the
-	// first job.
-	for _, m := range encoders.Manifest {
-		if err := m.Verify(cfg.ModelsDir); err != nil {
-			return nil, err
-		}
-	}
+	// Models first: a missing or corrupt model, or a GPU provider that
+	// does not run, fails here, not at the first job.
 	if err := encoders.InitRuntime(cfg.ORTLib); err != nil {
 		return nil, err
 	}
-	s.speech, err = encoders.LoadSpeech(cfg.ModelsDir, encoders.SessionConfig{})
+	s.models, err = encoders.LoadAll(cfg.ModelsDir, cfg.Session)
 	if err != nil {
 		return nil, err
 	}
-	s.closers = append(s.closers, func() { s.speech.Close() })
+	s.closers = append(s.closers, func() { s.models.Close() })
 
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
@@ -141,13 +146,28 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		return nil, err
 	}
 
-	s.idx, err = index.OpenEmbedded(filepath.Join(cfg.DataDir, "index"))
+	if cfg.Qdrant != nil {
+		s.idx, err = index.OpenQdrant(ctx, *cfg.Qdrant)
+	} else {
+		s.idx, err = index.OpenEmbedded(filepath.Join(cfg.DataDir, "index"))
+	}
 	if err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, func() { s.idx.Close() })
+	segSchema, vidSchema := worker.Schemas()
+	if err := index.EnsureGeneration(ctx, s.idx, 1, segSchema, vidSchema); err != nil {
+		return nil, err
+	}
+	if cfg.ThumbsDir == "" {
+		cfg.ThumbsDir = filepath.Join(cfg.DataDir, "thumbs")
+	}
+	thumbStore, err := thumbs.Open(cfg.ThumbsDir)
+	if err != nil {
+		return nil, err
+	}
 
-	analyzer := analyze.New(analyze.Config{Decode: cfg.Decode}, s.speech)
+	analyzer := analyze.New(analyze.Config{Decode: cfg.Decode}, analyze.Models{Speech: s.models.Speech, VAD: s.models.VAD, OCR: s.models.OCR})
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -158,6 +178,9 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		Searcher: search.NewSearcher(analyzer, s.idx),
 		JS:       s.js,
 		Statuses: s.statuses,
+		Index:    s.idx,
+		Thumbs:   thumbStore,
+		Token:    cfg.APIToken,
 		Ready: func() error {
 			if !s.nc.IsConnected() {
 				return errors.New("nats not connected")
@@ -192,6 +215,7 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		wcfg := cfg.Worker
 		wcfg.Concurrency = cfg.Workers
 		wcfg.Logger = cfg.Logger
+		wcfg.Thumbs = thumbStore
 		w := worker.New(wcfg, s.js, lanes, s.statuses, analyzer, s.idx)
 		s.workers.Go(func() { _ = w.Run(runCtx) })
 	}

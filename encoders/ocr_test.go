@@ -1,0 +1,154 @@
+package encoders
+
+import (
+	"image"
+	"image/draw"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode"
+)
+
+func loadOCR(t *testing.T) *OCR {
+	t.Helper()
+	if err := InitRuntime(DefaultORTLib()); err != nil {
+		t.Fatalf("%v (run scripts/setup)", err)
+	}
+	o, err := LoadOCR(DefaultModelsDir(), OCRConfig{}, SessionConfig{IntraOpThreads: 2})
+	if err != nil {
+		t.Fatalf("%v (run scripts/setup)", err)
+	}
+	t.Cleanup(func() { o.Close() })
+	return o
+}
+
+// renderText draws text with the ffmpeg CLI's drawtext on a background
+// and returns the frame as RGB24.
+func renderText(t *testing.T, bg, filter string, w, h int) ([]byte, int, int) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "frame.png")
+	sep := "="
+	if strings.Contains(bg, "=") {
+		sep = ":"
+	}
+	cmd := exec.Command("ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", bg+sep+"size="+itoa(w)+"x"+itoa(h),
+		"-vf", filter, "-frames:v", "1", p)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v: %s", err, out)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rgba := image.NewRGBA(img.Bounds())
+	draw.Draw(rgba, rgba.Bounds(), img, image.Point{}, draw.Src)
+	rgb := make([]byte, 0, w*h*3)
+	for i := 0; i < len(rgba.Pix); i += 4 {
+		rgb = append(rgb, rgba.Pix[i], rgba.Pix[i+1], rgba.Pix[i+2])
+	}
+	return rgb, w, h
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+const testFont = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+func drawtext(text string, size int, color, extra string) string {
+	return "drawtext=fontfile=" + testFont + ":text='" + text + "':fontsize=" + itoa(size) + ":fontcolor=" + color + ":x=(w-tw)/2:y=(h-th)/2" + extra
+}
+
+// normalized keeps letters and digits, lower-cased: OCR is scored on
+// characters, case-insensitive, spaces ignored.
+func normalized(s string) []rune {
+	var out []rune
+	for _, r := range strings.ToLower(s) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsPunct(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// lcs is the length of the longest common subsequence: the characters
+// read right, in order.
+func lcs(a, b []rune) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for i := range a {
+		for j := range b {
+			if a[i] == b[j] {
+				cur[j+1] = prev[j] + 1
+			} else {
+				cur[j+1] = max(cur[j], prev[j+1])
+			}
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func TestOCRReadsRenderedText(t *testing.T) {
+	o := loadOCR(t)
+	cases := []struct {
+		name, bg, text string
+		size           int
+		color, extra   string
+	}{
+		{"white on black", "color=c=black", "HELLO WORLD 2026", 56, "white", ""},
+		{"black on white", "color=c=white", "Summer sale - 50 off", 40, "black", ""},
+		{"yellow in a box on colour bars", "smptehdbars", "Subscribe for more videos", 30, "yellow", ":box=1:boxcolor=black@0.7:boxborderw=8"},
+		{"small white on blue", "color=c=0x1040a0", "mediavec reads on-screen text", 24, "white", ""},
+	}
+	total, got := 0, 0
+	for _, c := range cases {
+		rgb, w, h := renderText(t, c.bg, drawtext(c.text, c.size, c.color, c.extra), 640, 360)
+		lines, err := o.Read(rgb, w, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var read []string
+		for _, l := range lines {
+			read = append(read, l.Text)
+			if l.Box.Empty() || l.Confidence <= 0 || l.Confidence > 1 {
+				t.Errorf("%s: line %+v", c.name, l)
+			}
+		}
+		want, have := normalized(c.text), normalized(strings.Join(read, " "))
+		n := lcs(want, have)
+		total += len(want)
+		got += n
+		t.Logf("%s: read %q (%d/%d characters)", c.name, read, n, len(want))
+		// The words come back as words, for the lexical index.
+		tokens := Tokens(strings.Join(read, " "))
+		for _, word := range Tokens(c.text) {
+			if len(word) >= 4 && !slices.Contains(tokens, word) {
+				t.Errorf("%s: the word %q is not among the tokens read, %q", c.name, word, tokens)
+			}
+		}
+		// Reading what is not there counts against it too.
+		if extra := len(have) - n; extra > len(want)/10 {
+			t.Errorf("%s: %d characters read that are not in the text", c.name, extra)
+		}
+	}
+	if share := float64(got) / float64(total); share < 0.9 {
+		t.Errorf("characters read: %d of %d (%.1f%%), want ≥ 90%%", got, total, 100*share)
+	} else {
+		t.Logf("characters read: %d of %d (%.1f%%)", got, total, 100*share)
+	}
+
+	// No text, no lines (and no recogniser run).
+	rgb, w, h := renderText(t, "color=c=gray", "null", 640, 360)
+	if lines, err := o.Read(rgb, w, h); err != nil || len(lines) != 0 {
+		t.Errorf("a blank frame: %v %v", lines, err)
+	}
+}

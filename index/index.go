@@ -1,0 +1,271 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+)
+
+// Index is what the worker writes to and search reads from. Two backends
+// implement it: Embedded (files in a folder, for `mediavec up`) and Qdrant
+// (a Qdrant cluster, for a fleet). Both pass the suite in index/indextest.
+//
+// Collection names may be aliases: every call resolves an alias to the
+// collection it points at, so writers and readers address "segments" and
+// "videos" while generations change underneath.
+type Index interface {
+	// Ensure creates a collection with the schema, or checks that an
+	// existing one has it. A collection can gain no vector once created:
+	// a new model set goes into a new generation (see EnsureGeneration).
+	Ensure(ctx context.Context, collection string, schema Schema) error
+	// SetAlias points alias at collection, atomically replacing what it
+	// pointed at before.
+	SetAlias(ctx context.Context, alias, collection string) error
+	// Aliases returns every alias and the collection it points at.
+	Aliases(ctx context.Context) (map[string]string, error)
+	// Collections lists the collections (not aliases).
+	Collections(ctx context.Context) ([]string, error)
+	// DropCollection deletes a collection and its points. An alias still
+	// pointing at it is an error.
+	DropCollection(ctx context.Context, collection string) error
+
+	// Upsert writes points, replacing points with the same id. It returns
+	// once the points are durable and visible to queries.
+	Upsert(ctx context.Context, collection string, points []Point) error
+	// ReplaceVideo writes a video's points and removes every other point
+	// of that video, so a re-processed video that now has fewer segments
+	// leaves none stale. Every point must carry that video's id.
+	ReplaceVideo(ctx context.Context, collection, videoID string, points []Point) error
+	// DeleteVideo removes every point of a video.
+	DeleteVideo(ctx context.Context, collection, videoID string) error
+	// Get returns the points with these ids, vectors included, in the
+	// order asked; ids that do not exist are left out.
+	Get(ctx context.Context, collection string, ids ...string) ([]Point, error)
+	// Count returns how many points pass the filter (exactly).
+	Count(ctx context.Context, collection string, f Filter) (int, error)
+	// Query returns the best points for q, best first.
+	Query(ctx context.Context, q Query) ([]Hit, error)
+	// QueryGroups runs q and groups the hits by video: at most q.Limit
+	// videos, each with its best groupSize hits, best video first.
+	QueryGroups(ctx context.Context, q Query, groupSize int) ([]Group, error)
+
+	Close() error
+}
+
+// Schema is the vectors a collection holds.
+type Schema struct {
+	// Dense maps a vector name to its dimension; distance is cosine.
+	Dense map[string]int `json:"dense,omitempty"`
+	// Sparse lists sparse vector names; they are scored by dot product
+	// with inverse document frequency applied to the query's weights.
+	Sparse []string `json:"sparse,omitempty"`
+}
+
+// Query is one similarity query. Exactly one of Dense, Sparse and Prefetch
+// is set.
+type Query struct {
+	Collection string
+	// Using is the named vector Dense or Sparse is compared with.
+	Using  string
+	Dense  []float32
+	Sparse *SparseVector
+	// Prefetch runs sub-queries (on the same collection) and fuses their
+	// results by reciprocal rank fusion with RRFK: a point's score is
+	// Σ 1/(RRFK + rank), rank counted from 1 in each list it is in.
+	Prefetch []Query
+	RRFK     int
+	Filter   Filter
+	// Limit is how many points (or, for QueryGroups, videos) to return.
+	Limit int
+	// ScoreThreshold drops hits scoring below it (dense and sparse only).
+	ScoreThreshold *float32
+}
+
+// Validate checks a query's shape, the same for every backend, so a query
+// is valid on both or on neither: exactly one of Dense, Sparse and
+// Prefetch; a limit; a vector name; prefetches one level deep, each valid,
+// and a filter on the query or on its prefetches, not both.
+func (q Query) Validate() error {
+	set := 0
+	if q.Dense != nil {
+		set++
+	}
+	if q.Sparse != nil {
+		set++
+	}
+	if len(q.Prefetch) > 0 {
+		set++
+	}
+	switch {
+	case set != 1:
+		return fmt.Errorf("%w: set exactly one of a dense vector, a sparse vector and prefetches", ErrBadQuery)
+	case q.Limit < 1:
+		return fmt.Errorf("%w: limit %d", ErrBadQuery, q.Limit)
+	case len(q.Prefetch) == 0 && q.Using == "":
+		return fmt.Errorf("%w: no vector name", ErrBadQuery)
+	case q.Sparse != nil && len(q.Sparse.Indices) != len(q.Sparse.Values):
+		return fmt.Errorf("%w: sparse vector has %d indices and %d values", ErrBadQuery, len(q.Sparse.Indices), len(q.Sparse.Values))
+	case q.RRFK < 0 || q.RRFK >= math.MaxUint32:
+		return fmt.Errorf("%w: RRF k %d", ErrBadQuery, q.RRFK)
+	}
+	for _, p := range q.Prefetch {
+		if len(p.Prefetch) > 0 {
+			return fmt.Errorf("%w: nested prefetch", ErrBadQuery)
+		}
+		if !p.Filter.IsZero() && !q.Filter.IsZero() {
+			return fmt.Errorf("%w: a filter on both the query and a prefetch", ErrBadQuery)
+		}
+		if err := p.Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DefaultRRFK is the fusion constant used when Query.RRFK is zero.
+const DefaultRRFK = 60
+
+// SparseVector is a bag of weighted terms. Indices must be distinct.
+type SparseVector struct {
+	Indices []uint32  `json:"indices"`
+	Values  []float32 `json:"values"`
+}
+
+// Hit is one query result.
+type Hit struct {
+	ID      string
+	Score   float32 // cosine similarity, sparse score or fused score
+	Payload Payload
+}
+
+// Group is one video's hits from QueryGroups.
+type Group struct {
+	VideoID string
+	Hits    []Hit
+}
+
+// Filter restricts a query by payload. Every field that is set must match.
+type Filter struct {
+	VideoIDs        []string // the point's video is one of these
+	ExcludeVideoIDs []string // the point's video is none of these
+	Space           string
+	Modality        string
+	// Labels: the point carries every one of these labels.
+	Labels []string
+	// TStartFrom and TStartTo bound t_start: From ≤ t_start < To.
+	TStartFrom, TStartTo *float64
+}
+
+// IsZero reports whether the filter lets every point through.
+func (f Filter) IsZero() bool {
+	return len(f.VideoIDs) == 0 && len(f.ExcludeVideoIDs) == 0 && f.Space == "" && f.Modality == "" &&
+		len(f.Labels) == 0 && f.TStartFrom == nil && f.TStartTo == nil
+}
+
+// Match reports whether a payload passes the filter. Backends that filter
+// in memory use it; it is the reference for what the filter means.
+func (f Filter) Match(p *Payload) bool {
+	if len(f.VideoIDs) > 0 && !contains(f.VideoIDs, p.VideoID) {
+		return false
+	}
+	if contains(f.ExcludeVideoIDs, p.VideoID) {
+		return false
+	}
+	if f.Space != "" && p.Space != f.Space {
+		return false
+	}
+	if f.Modality != "" && p.Modality != f.Modality {
+		return false
+	}
+	for _, l := range f.Labels {
+		if !contains(p.Labels, l) {
+			return false
+		}
+	}
+	if f.TStartFrom != nil && p.TStart < *f.TStartFrom {
+		return false
+	}
+	if f.TStartTo != nil && p.TStart >= *f.TStartTo {
+		return false
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Errors every backend returns for the same mistakes, so callers can map
+// them to a 4xx.
+var (
+	ErrClosed       = errors.New("index: closed") // every call after Close
+	ErrNoCollection = errors.New("no such collection")
+	ErrBadVector    = errors.New("bad vector") // unknown name or wrong dimension
+	ErrBadPoint     = errors.New("bad point")  // missing or malformed id, wrong video
+	ErrBadQuery     = errors.New("bad query")
+	ErrSchema       = errors.New("collection exists with another schema")
+)
+
+// Generation is the collection name of generation n of a base collection:
+// "segments" → "segments_g3".
+func Generation(base string, n int) string {
+	return base + "_g" + strconv.Itoa(n)
+}
+
+// EnsureGeneration creates generation n of both collections (segments and
+// videos) with their schemas, and points each alias at it if the alias does
+// not exist yet. An existing alias is left where it is: moving it is a
+// deliberate act (SetAlias) once the generation is backfilled.
+func EnsureGeneration(ctx context.Context, ix Index, n int, segments, videos Schema) error {
+	if n < 1 {
+		return fmt.Errorf("generation %d: generations count from 1", n)
+	}
+	aliases, err := ix.Aliases(ctx)
+	if err != nil {
+		return fmt.Errorf("ensure generation %d: %w", n, err)
+	}
+	for _, c := range []struct {
+		base   string
+		schema Schema
+	}{{Segments, segments}, {Videos, videos}} {
+		name := Generation(c.base, n)
+		if err := ix.Ensure(ctx, name, c.schema); err != nil {
+			return fmt.Errorf("ensure generation %d: %w", n, err)
+		}
+		if _, ok := aliases[c.base]; !ok {
+			if err := ix.SetAlias(ctx, c.base, name); err != nil {
+				return fmt.Errorf("ensure generation %d: %w", n, err)
+			}
+		}
+	}
+	return nil
+}
+
+// ValidateID reports whether id is a point id both backends accept, in the
+// one spelling both store it under: a canonical UUID (lower-case, hyphenated,
+// as SegmentID and VideoID make) or an unsigned integer without leading
+// zeros. Qdrant would store "ABC…" and "abc…", or "007" and "7", as the same
+// point and answer with the canonical form, so other spellings are refused
+// rather than silently merged.
+func ValidateID(id string) error {
+	if n, err := strconv.ParseUint(id, 10, 64); err == nil {
+		if strconv.FormatUint(n, 10) == id {
+			return nil
+		}
+		return fmt.Errorf("%w: id %q: write the integer without leading zeros", ErrBadPoint, id)
+	}
+	if u, err := parseUUID(id); err == nil {
+		if u.String() == id {
+			return nil
+		}
+		return fmt.Errorf("%w: id %q: write the UUID in canonical form, %s", ErrBadPoint, id, u.String())
+	}
+	return fmt.Errorf("%w: id %q is neither a UUID nor an unsigned integer", ErrBadPoint, id)
+}
