@@ -42,6 +42,9 @@ type Models struct {
 	Speech *encoders.Speech // audio_speech_v1
 	VAD    *encoders.VAD    // the speech share of each audio segment
 	OCR    *encoders.OCR    // on-screen text, into text_lexical_v1
+	// CLIP models each add a frame space ("clip_NAME") that text queries
+	// can search too.
+	CLIP []*encoders.CLIPModel
 }
 
 // SpaceInfo describes one space: what the index needs to hold it.
@@ -52,21 +55,13 @@ type SpaceInfo struct {
 	Sparse   bool
 }
 
-// SpaceInfos lists the spaces this build can compute, in order.
-var SpaceInfos = []SpaceInfo{
+// BuiltinSpaces lists the spaces of the shipped models, in order; an
+// Analyzer adds one per CLIP-family model it is given (Analyzer.Spaces).
+var BuiltinSpaces = []SpaceInfo{
 	{Name: encoders.SpaceFrameDCT, Modality: "frame", Dim: encoders.FrameDCTDim},
 	{Name: encoders.SpaceAudioSpeech, Modality: "audio", Dim: encoders.SpeechDim},
 	{Name: encoders.SpaceTextLexical, Modality: "text", Sparse: true},
 }
-
-// Spaces lists the names of SpaceInfos.
-var Spaces = func() []string {
-	out := make([]string, len(SpaceInfos))
-	for i, s := range SpaceInfos {
-		out[i] = s.Name
-	}
-	return out
-}()
 
 // Analyzer embeds videos. It is safe for concurrent use.
 type Analyzer struct {
@@ -74,6 +69,8 @@ type Analyzer struct {
 	speech *encoders.Speech
 	vad    *encoders.VAD
 	ocr    *encoders.OCR
+	clip   map[string]*encoders.CLIPModel // by space
+	spaces []SpaceInfo
 	text   encoders.TextLexical
 }
 
@@ -93,8 +90,32 @@ func New(cfg Config, m Models) *Analyzer {
 	if cfg.MaxOCRFrames <= 0 {
 		cfg.MaxOCRFrames = 60
 	}
-	return &Analyzer{cfg: cfg, speech: m.Speech, vad: m.VAD, ocr: m.OCR}
+	a := &Analyzer{cfg: cfg, speech: m.Speech, vad: m.VAD, ocr: m.OCR, clip: map[string]*encoders.CLIPModel{}}
+	a.spaces = slices.Clone(BuiltinSpaces)
+	for _, c := range m.CLIP {
+		a.clip[c.Space()] = c
+		a.spaces = append(a.spaces, SpaceInfo{Name: c.Space(), Modality: "frame", Dim: c.Dim()})
+	}
+	return a
 }
+
+// Spaces lists every space this analyzer knows, the CLIP ones last.
+func (a *Analyzer) Spaces() []SpaceInfo { return slices.Clone(a.spaces) }
+
+// Space returns one space's description.
+func (a *Analyzer) Space(name string) (SpaceInfo, bool) {
+	for _, s := range a.spaces {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return SpaceInfo{}, false
+}
+
+// ThumbKey names the thumbnail of the frame sampled at t seconds (a frame
+// segment's t_start): t in milliseconds, rounded. Clients compute the same
+// from a match's t_start: Math.round(t_start * 1000).
+func ThumbKey(t float64) int64 { return int64(math.Round(t * 1000)) }
 
 // ThumbWidth is the width of the JPEG thumbnails of sampled frames; the
 // height keeps the video's aspect ratio.
@@ -164,13 +185,27 @@ func (a *Analyzer) Reader(ctx context.Context, r io.Reader, name string, opts Op
 // whose model is not loaded. It is what an analysis without Spaces uses.
 func (a *Analyzer) Loaded() []string {
 	var out []string
-	for _, s := range Spaces {
-		if s == encoders.SpaceAudioSpeech && a.speech == nil {
+	for _, s := range a.spaces {
+		if s.Name == encoders.SpaceAudioSpeech && a.speech == nil {
 			continue
 		}
-		out = append(out, s)
+		out = append(out, s.Name)
 	}
 	return out
+}
+
+// TextVectors embeds a text query in every CLIP space (text tower), for
+// search beside the lexical space.
+func (a *Analyzer) TextVectors(ctx context.Context, text string) (map[string][]float32, error) {
+	out := map[string][]float32{}
+	for space, c := range a.clip {
+		v, err := c.Texts(ctx, []string{text})
+		if err != nil {
+			return nil, err
+		}
+		out[space] = v[0]
+	}
+	return out, nil
 }
 
 // Text embeds a text query in the lexical space.
@@ -182,8 +217,8 @@ func (a *Analyzer) analyze(ctx context.Context, opts Options, decodeWith func(de
 		spaces = a.Loaded()
 	}
 	for _, s := range spaces {
-		if !slices.Contains(Spaces, s) {
-			return nil, &encoders.Error{Model: s, Op: "select", Err: fmt.Errorf("unknown space %q (have %v)", s, Spaces)}
+		if _, ok := a.Space(s); !ok {
+			return nil, &encoders.Error{Model: s, Op: "select", Err: fmt.Errorf("unknown space %q (have %v)", s, a.Loaded())}
 		}
 	}
 	wantAudio := slices.Contains(spaces, encoders.SpaceAudioSpeech)
@@ -193,9 +228,15 @@ func (a *Analyzer) analyze(ctx context.Context, opts Options, decodeWith func(de
 	wantFrames := slices.Contains(spaces, encoders.SpaceFrameDCT)
 	wantText := slices.Contains(spaces, encoders.SpaceTextLexical)
 	wantOCR := wantText && a.ocr != nil
+	var wantCLIP []string
+	for _, s := range spaces {
+		if a.clip[s] != nil {
+			wantCLIP = append(wantCLIP, s)
+		}
+	}
 	dcfg := a.cfg.Decode
 	dcfg.NoAudio = !wantAudio
-	dcfg.NoVideo = !wantFrames && !opts.Thumbnails && !wantOCR
+	dcfg.NoVideo = !wantFrames && !opts.Thumbnails && !wantOCR && len(wantCLIP) == 0
 	dcfg.NoText = !wantText
 	// One decode feeds every frame consumer: the frame encoder's image
 	// always (OCR uses it too, to skip frames that did not change), a
@@ -209,6 +250,13 @@ func (a *Analyzer) analyze(ctx context.Context, opts Options, decodeWith func(de
 	if wantOCR {
 		ocrImage = len(dcfg.Frames)
 		dcfg.Frames = append(dcfg.Frames, decode.FrameSpec{Width: a.cfg.OCRWidth, Format: decode.RGB24, Every: a.cfg.OCREvery})
+	}
+	clipImage := -1
+	if len(wantCLIP) > 0 {
+		// Twice the model's input: the shorter side of a 16:9 frame still
+		// covers it, and the model's own resize and crop do the rest.
+		clipImage = len(dcfg.Frames)
+		dcfg.Frames = append(dcfg.Frames, decode.FrameSpec{Width: 2 * clipInput(a.clip, wantCLIP), Format: decode.RGB24})
 	}
 
 	t0 := time.Now()
@@ -229,8 +277,13 @@ func (a *Analyzer) analyze(ctx context.Context, opts Options, decodeWith func(de
 			return nil, err
 		}
 	}
+	for _, space := range wantCLIP {
+		if err := a.clipFrames(ctx, space, media, clipImage, res); err != nil {
+			return nil, err
+		}
+	}
 	if wantAudio {
-		if err := a.audio(media, res); err != nil {
+		if err := a.audio(ctx, media, res); err != nil {
 			return nil, err
 		}
 	}
@@ -258,6 +311,40 @@ func (a *Analyzer) analyze(ctx context.Context, opts Options, decodeWith func(de
 		}
 	}
 	return res, nil
+}
+
+// clipInput is the largest input size of the CLIP models asked for.
+func clipInput(models map[string]*encoders.CLIPModel, spaces []string) int {
+	n := 0
+	for _, s := range spaces {
+		n = max(n, models[s].Spec().ImageSize)
+	}
+	return n
+}
+
+// clipFrames embeds every sampled frame in a CLIP space; the frames of
+// concurrent jobs share the model's session calls.
+func (a *Analyzer) clipFrames(ctx context.Context, space string, m *decode.Media, image int, res *Result) error {
+	imgs := make([]encoders.Image, len(m.Frames))
+	for i, f := range m.Frames {
+		im := f.Images[image]
+		imgs[i] = encoders.Image{RGB: im.Data, Width: im.Spec.Width, Height: im.Spec.Height}
+	}
+	vecs, err := a.clip[space].Images(ctx, imgs)
+	if err != nil {
+		return &encoders.Error{Model: space, Op: "embed frames", Err: err}
+	}
+	for i, f := range m.Frames {
+		end := m.Info.Duration
+		if i+1 < len(m.Frames) {
+			end = m.Frames[i+1].T
+		}
+		if end <= f.T {
+			end = f.T + time.Second
+		}
+		res.Segments = append(res.Segments, Segment{Space: space, Modality: "frame", Ordinal: i, Start: f.T, End: end, Vector: vecs[i]})
+	}
+	return nil
 }
 
 // textUnit is one piece of text of a video and when it is there.
@@ -385,7 +472,7 @@ func thumbnails(m *decode.Media, image int, res *Result) error {
 		if err != nil {
 			return &encoders.Error{Model: "thumbnail", Op: "jpeg", Err: err}
 		}
-		res.Thumbs[f.T.Milliseconds()] = b
+		res.Thumbs[ThumbKey(f.T.Seconds())] = b
 	}
 	return nil
 }
@@ -429,8 +516,8 @@ func (a *Analyzer) frames(m *decode.Media, res *Result) error {
 	return nil
 }
 
-func (a *Analyzer) audio(m *decode.Media, res *Result) error {
-	embs, err := a.speech.Embed(m.Audio.Samples)
+func (a *Analyzer) audio(ctx context.Context, m *decode.Media, res *Result) error {
+	embs, err := a.speech.Embed(ctx, m.Audio.Samples)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,9 @@ type Set struct {
 	Speech *Speech
 	VAD    *VAD
 	OCR    *OCR
+	// CLIP holds the user-supplied CLIP-family models found under
+	// MODELS/clip/*/clip.json, each its own space.
+	CLIP []*CLIPModel
 }
 
 // LoadAll checks every model of the Manifest (checksums, graph inputs and
@@ -36,6 +39,19 @@ func LoadAll(modelsDir string, cfg SessionConfig) (*Set, error) {
 		s.Close()
 		return nil, err
 	}
+	specs, err := ReadCLIPSpecs(modelsDir)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	for _, spec := range specs {
+		c, err := LoadCLIP(spec.Dir, spec, cfg)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.CLIP = append(s.CLIP, NewCLIPModel(c, cfg.MaxBatch))
+	}
 	return s, nil
 }
 
@@ -50,6 +66,9 @@ func (s *Set) Close() error {
 	}
 	if s.OCR != nil {
 		errs = append(errs, s.OCR.Close())
+	}
+	for _, c := range s.CLIP {
+		errs = append(errs, c.Close())
 	}
 	return errors.Join(errs...)
 }

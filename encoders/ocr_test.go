@@ -29,7 +29,7 @@ func loadOCR(t *testing.T) *OCR {
 
 // renderText draws text with the ffmpeg CLI's drawtext on a background
 // and returns the frame as RGB24.
-func renderText(t *testing.T, bg, filter string, w, h int) ([]byte, int, int) {
+func renderText(t testing.TB, bg, filter string, w, h int) ([]byte, int, int) {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "frame.png")
 	sep := "="

@@ -99,6 +99,9 @@ type SessionConfig struct {
 	Provider string
 	// Device is the GPU ordinal for cuda and tensorrt.
 	Device int
+	// MaxBatch caps the items in one session call of a batched model
+	// (the speech embedding windows); 0 takes the model's default (64).
+	MaxBatch int
 }
 
 // Validate checks the fields that take names.
@@ -113,7 +116,7 @@ func (c SessionConfig) Validate() error {
 	default:
 		return fmt.Errorf("execution provider %q: want cpu, cuda or tensorrt", c.Provider)
 	}
-	if c.IntraOpThreads < 0 || c.InterOpThreads < 0 || c.Device < 0 {
+	if c.IntraOpThreads < 0 || c.InterOpThreads < 0 || c.Device < 0 || c.MaxBatch < 0 {
 		return errors.New("threads and device must not be negative")
 	}
 	return nil

@@ -1,6 +1,7 @@
 package encoders
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -16,6 +17,18 @@ import (
 type Speech struct {
 	mel *ort.DynamicAdvancedSession
 	emb *ort.DynamicAdvancedSession
+	// batch gathers embedding windows from concurrent jobs into one
+	// session call; embTensors are the input and output tensors of each
+	// batch size, made once and reused (only the batcher's goroutine
+	// touches them).
+	batch      *Batcher[[]float32, []float32]
+	embTensors map[int]*embTensors
+}
+
+type embTensors struct {
+	in      *ort.Tensor[float32]
+	out     *ort.Tensor[float32]
+	scratch []float32 // the input tensor's memory
 }
 
 const (
@@ -48,15 +61,33 @@ func LoadSpeech(modelsDir string, cfg SessionConfig) (*Speech, error) {
 		mel.Destroy()
 		return nil, &Error{Model: SpaceAudioSpeech, Op: "load embedding_model.onnx", Err: err}
 	}
-	return &Speech{mel: mel, emb: emb}, nil
+	s := &Speech{mel: mel, emb: emb, embTensors: map[int]*embTensors{}}
+	maxBatch := cfg.MaxBatch
+	if maxBatch <= 0 {
+		maxBatch = embBatch
+	}
+	s.batch = NewBatcher(maxBatch, SpeechBatchDelay, s.runWindows)
+	return s, nil
 }
 
-// Close releases the sessions.
+// SpeechBatchDelay is how long a window waits for others to share its
+// session call: short next to the call itself (~10 ms for a full batch).
+const SpeechBatchDelay = 2 * time.Millisecond
+
+// Close stops the batcher and releases the sessions and tensors.
 func (s *Speech) Close() error {
+	s.batch.Close()
+	for _, t := range s.embTensors {
+		t.in.Destroy()
+		t.out.Destroy()
+	}
 	s.mel.Destroy()
 	s.emb.Destroy()
 	return nil
 }
+
+// BatchStats reports how the embedding batches have been filled.
+func (s *Speech) BatchStats() BatchStats { return s.batch.Stats() }
 
 // SpeechEmbedding is one 96-d vector and the time span of audio it covers.
 type SpeechEmbedding struct {
@@ -66,8 +97,8 @@ type SpeechEmbedding struct {
 
 // Embed returns the embeddings of every full 760 ms window of samples
 // (16 kHz mono, values in [-1, 1]), in time order. Audio shorter than one
-// window gives none.
-func (s *Speech) Embed(samples []float32) ([]SpeechEmbedding, error) {
+// window gives none. The windows of concurrent calls share session calls.
+func (s *Speech) Embed(ctx context.Context, samples []float32) ([]SpeechEmbedding, error) {
 	if len(samples) < minSpeechSamp {
 		return nil, nil
 	}
@@ -77,23 +108,22 @@ func (s *Speech) Embed(samples []float32) ([]SpeechEmbedding, error) {
 	}
 	nFrames := len(mels) / melBands
 	nWin := (nFrames-embFrames)/embStep + 1
-	out := make([]SpeechEmbedding, 0, nWin)
-	input := make([]float32, 0, embBatch*embFrames*melBands)
-	for first := 0; first < nWin; first += embBatch {
-		n := min(embBatch, nWin-first)
-		input = input[:0]
-		for w := first; w < first+n; w++ {
-			off := w * embStep * melBands
-			input = append(input, mels[off:off+embFrames*melBands]...)
+	windows := make([][]float32, nWin)
+	for w := range windows {
+		off := w * embStep * melBands
+		windows[w] = mels[off : off+embFrames*melBands]
+	}
+	vecs, err := s.batch.Do(ctx, windows)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
 		}
-		vecs, err := s.runEmbedding(input, n)
-		if err != nil {
-			return nil, &Error{Model: SpaceAudioSpeech, Op: "embedding", Err: err}
-		}
-		for i := 0; i < n; i++ {
-			start := time.Duration((first+i)*embStep) * melFrameTime
-			out = append(out, SpeechEmbedding{Start: start, End: start + SpeechWindow, Vector: vecs[i*SpeechDim : (i+1)*SpeechDim]})
-		}
+		return nil, &Error{Model: SpaceAudioSpeech, Op: "embedding", Err: err}
+	}
+	out := make([]SpeechEmbedding, nWin)
+	for i, v := range vecs {
+		start := time.Duration(i*embStep) * melFrameTime
+		out[i] = SpeechEmbedding{Start: start, End: start + SpeechWindow, Vector: v}
 	}
 	return out, nil
 }
@@ -147,19 +177,38 @@ func (s *Speech) melFramesChunked(samples []float32, chunk int) ([]float32, erro
 	return mels, nil
 }
 
-func (s *Speech) runEmbedding(input []float32, n int) ([]float32, error) {
-	in, err := ort.NewTensor(ort.NewShape(int64(n), embFrames, melBands, 1), input)
-	if err != nil {
+// runWindows embeds one batch of windows (76×32 log-mels each) in one
+// session call, through the tensors kept for that batch size.
+func (s *Speech) runWindows(windows [][]float32) ([][]float32, error) {
+	n := len(windows)
+	t := s.embTensors[n]
+	if t == nil {
+		scratch := make([]float32, n*embFrames*melBands)
+		in, err := ort.NewTensor(ort.NewShape(int64(n), embFrames, melBands, 1), scratch)
+		if err != nil {
+			return nil, err
+		}
+		out, err := ort.NewEmptyTensor[float32](ort.NewShape(int64(n), 1, 1, SpeechDim))
+		if err != nil {
+			in.Destroy()
+			return nil, err
+		}
+		t = &embTensors{in: in, out: out, scratch: scratch}
+		s.embTensors[n] = t
+	}
+	for i, w := range windows {
+		if len(w) != embFrames*melBands {
+			return nil, fmt.Errorf("window %d has %d values, want %d", i, len(w), embFrames*melBands)
+		}
+		copy(t.scratch[i*embFrames*melBands:], w)
+	}
+	if err := s.emb.Run([]ort.Value{t.in}, []ort.Value{t.out}); err != nil {
 		return nil, err
 	}
-	defer in.Destroy()
-	out, err := ort.NewEmptyTensor[float32](ort.NewShape(int64(n), 1, 1, SpeechDim))
-	if err != nil {
-		return nil, err
+	flat := append([]float32(nil), t.out.GetData()...)
+	vecs := make([][]float32, n)
+	for i := range vecs {
+		vecs[i] = flat[i*SpeechDim : (i+1)*SpeechDim : (i+1)*SpeechDim]
 	}
-	defer out.Destroy()
-	if err := s.emb.Run([]ort.Value{in}, []ort.Value{out}); err != nil {
-		return nil, err
-	}
-	return append([]float32(nil), out.GetData()...), nil
+	return vecs, nil
 }

@@ -36,7 +36,7 @@ func TestSpeechWindows(t *testing.T) {
 	t.Parallel()
 	s := loadSpeech(t)
 	samples := tone(440, 3, 0.3)
-	embs, err := s.Embed(samples)
+	embs, err := s.Embed(t.Context(), samples)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestSpeechWindows(t *testing.T) {
 			}
 		}
 	}
-	if embs, err := s.Embed(tone(440, 0.5, 0.3)); err != nil || len(embs) != 0 {
+	if embs, err := s.Embed(t.Context(), tone(440, 0.5, 0.3)); err != nil || len(embs) != 0 {
 		t.Errorf("half a second: %d windows, %v; want none", len(embs), err)
 	}
 }
@@ -68,7 +68,7 @@ func TestSpeechSeparatesSounds(t *testing.T) {
 	t.Parallel()
 	s := loadSpeech(t)
 	mean := func(samples []float32) []float32 {
-		embs, err := s.Embed(samples)
+		embs, err := s.Embed(t.Context(), samples)
 		if err != nil {
 			t.Fatal(err)
 		}

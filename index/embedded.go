@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -86,12 +87,22 @@ func OpenEmbedded(dir string) (*Embedded, error) {
 		}
 	}
 	for name, schema := range e.manifest.Collections {
-		c, err := openCollection(e.logPath(name), name, schema)
+		c, err := openCollection(e.logPath(name), name, schema, false)
 		if err != nil {
 			e.Close()
 			return nil, err
 		}
 		e.cols[name] = c
+	}
+	// A log the manifest does not list is left by a drop that crashed
+	// before it removed the file: it must never come back.
+	if logs, err := filepath.Glob(filepath.Join(dir, "collections", "*.log")); err == nil {
+		for _, l := range logs {
+			if _, ok := e.manifest.Collections[strings.TrimSuffix(filepath.Base(l), ".log")]; !ok {
+				slog.Warn("index: removing the log of a dropped collection", "file", l)
+				_ = os.Remove(l)
+			}
+		}
 	}
 	return e, nil
 }
@@ -198,9 +209,16 @@ func (e *Embedded) Ensure(ctx context.Context, name string, schema Schema) error
 		}
 		return nil
 	}
-	c, err := openCollection(e.logPath(name), name, schema)
+	// A new collection starts from an empty log, whatever a crashed drop
+	// left under its name, and the log's folder entry is durable before
+	// the manifest names it.
+	c, err := openCollection(e.logPath(name), name, schema, true)
 	if err != nil {
 		return err
+	}
+	if err := syncDir(filepath.Join(e.dir, "collections")); err != nil {
+		c.log.Close()
+		return fmt.Errorf("ensure collection %s: %w", name, err)
 	}
 	m := e.manifest.clone()
 	m.Collections[name] = schema
@@ -347,6 +365,7 @@ func (e *Embedded) write(ctx context.Context, collection string, rec record) err
 	clean := make([]Point, len(rec.Points))
 	for i, p := range rec.Points {
 		clean[i] = p
+		clean[i].Payload = p.Payload.clone()
 		clean[i].Vectors = make(map[string][]float32, len(p.Vectors))
 		for name, v := range p.Vectors {
 			clean[i].Vectors[name] = normalized(v)
@@ -354,7 +373,8 @@ func (e *Embedded) write(ctx context.Context, collection string, rec record) err
 		if len(p.Sparse) > 0 {
 			clean[i].Sparse = make(map[string]SparseVector, len(p.Sparse))
 			for name, sv := range p.Sparse {
-				clean[i].Sparse[name] = sortedSparse(sv)
+				sorted := sortedSparse(sv)
+				clean[i].Sparse[name] = SparseVector{Indices: slices.Clone(sorted.Indices), Values: slices.Clone(sorted.Values)}
 			}
 		}
 	}
@@ -636,8 +656,12 @@ type slab struct {
 	eps    []float32
 }
 
-func openCollection(path, name string, schema Schema) (*collection, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+func openCollection(path, name string, schema Schema, fresh bool) (*collection, error) {
+	flags := os.O_RDWR | os.O_CREATE
+	if fresh {
+		flags |= os.O_TRUNC
+	}
+	f, err := os.OpenFile(path, flags, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open index collection %s: %w", name, err)
 	}
@@ -646,7 +670,12 @@ func openCollection(path, name string, schema Schema) (*collection, error) {
 		points: map[string]*stored{}, byVideo: map[string]map[*stored]struct{}{},
 		dense: map[string]*slab{}, sparse: map[string]*postings{},
 	}
-	good, err := c.replay(bufio.NewReaderSize(f, 1<<20))
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	good, err := c.replay(bufio.NewReaderSize(f, 1<<20), st.Size())
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("replay index collection %s: %w", name, err)
@@ -731,8 +760,10 @@ func (c *collection) compact(path string) error {
 const headerSize = 8 // uint32 length + uint32 CRC-32 of the body
 
 // replay applies every whole, intact record and returns the offset after the
-// last one.
-func (c *collection) replay(r io.Reader) (int64, error) {
+// last one. A record cut short at the end of the file is a torn write, left
+// for the caller to cut; a bad record with more of the log after it is
+// corruption, and an error: cutting there would drop every later write.
+func (c *collection) replay(r io.Reader, size int64) (int64, error) {
 	var off int64
 	hdr := make([]byte, headerSize)
 	var body []byte
@@ -742,8 +773,12 @@ func (c *collection) replay(r io.Reader) (int64, error) {
 		}
 		n := binary.LittleEndian.Uint32(hdr[0:4])
 		sum := binary.LittleEndian.Uint32(hdr[4:8])
-		if n > 1<<30 {
-			return off, nil
+		end := off + headerSize + int64(n)
+		if n > maxRecord || end > size {
+			if end < size {
+				return off, fmt.Errorf("record at offset %d claims %d bytes: the log is corrupt", off, n)
+			}
+			return off, nil // runs past the end: torn
 		}
 		if cap(body) < int(n) {
 			body = make([]byte, n)
@@ -753,21 +788,35 @@ func (c *collection) replay(r io.Reader) (int64, error) {
 			return off, nil
 		}
 		if crc32.ChecksumIEEE(body) != sum {
-			return off, nil
+			if end < size {
+				return off, fmt.Errorf("record at offset %d fails its checksum and %d bytes follow it: the log is corrupt (restore it, or move it away to start the collection empty)", off, size-end)
+			}
+			return off, nil // the last record, half written
 		}
 		rec, err := decodeRecord(body)
 		if err != nil {
 			return off, fmt.Errorf("record at offset %d: %w", off, err)
 		}
+		for i := range rec.Points {
+			if err := c.check(&rec.Points[i]); err != nil {
+				return off, fmt.Errorf("record at offset %d does not fit the collection's schema: %w", off, err)
+			}
+		}
 		c.apply(rec)
-		off += headerSize + int64(n)
+		off = end
 	}
 }
+
+// maxRecord bounds one log record; Upsert splits larger writes.
+const maxRecord = 1 << 30
 
 func (c *collection) append(rec record) error {
 	body, err := encodeRecord(rec)
 	if err != nil {
 		return err
+	}
+	if len(body) > maxRecord {
+		return fmt.Errorf("%w: a write of %d bytes is over the %d-byte record limit; write fewer points at once", ErrBadPoint, len(body), maxRecord)
 	}
 	buf := make([]byte, headerSize+len(body))
 	binary.LittleEndian.PutUint32(buf[0:4], uint32(len(body)))
@@ -858,8 +907,8 @@ func checkSchema(s Schema) error {
 		return errors.New("a schema needs at least one vector")
 	}
 	for name, dim := range s.Dense {
-		if dim < 1 {
-			return fmt.Errorf("dense vector %q: dimension %d", name, dim)
+		if dim < 1 || dim > MaxDim {
+			return fmt.Errorf("dense vector %q: dimension %d (1 to %d)", name, dim, MaxDim)
 		}
 		if slices.Contains(s.Sparse, name) {
 			return fmt.Errorf("vector %q is both dense and sparse", name)
@@ -989,7 +1038,7 @@ func (c *collection) remove(id string) {
 
 // point rebuilds a whole point, its dense vectors copied out of the slabs.
 func (c *collection) point(sp *stored) Point {
-	p := Point{ID: sp.id, Payload: sp.payload}
+	p := Point{ID: sp.id, Payload: sp.payload.clone()}
 	if len(sp.dense) > 0 {
 		p.Vectors = make(map[string][]float32, len(sp.dense))
 		for _, name := range sp.dense {
@@ -1011,7 +1060,12 @@ func (c *collection) point(sp *stored) Point {
 // listed videos' points when it names videos, else all of them.
 func (c *collection) candidates(f Filter, fn func(*stored)) {
 	if len(f.VideoIDs) > 0 {
+		seen := make(map[string]bool, len(f.VideoIDs))
 		for _, v := range f.VideoIDs {
+			if seen[v] {
+				continue
+			}
+			seen[v] = true
 			for sp := range c.byVideo[v] {
 				fn(sp)
 			}

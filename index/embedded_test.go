@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -426,5 +427,70 @@ func TestRecordRoundTrip(t *testing.T) {
 	}
 	if _, err := decodeRecord(body[:len(body)-2]); err == nil {
 		t.Error("a short record must fail to decode")
+	}
+}
+
+// A drop that crashed before removing its log must not bring the old
+// points back when a collection of that name is made again.
+func TestDroppedCollectionStaysDropped(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	e := open(t, dir)
+	if err := e.Ensure(ctx, "x", Schema{Dense: map[string]int{"v": 3}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Upsert(ctx, "x", []Point{{ID: "1", Vectors: map[string][]float32{"v": {1, 0, 0}}, Payload: Payload{VideoID: "a"}}}); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "collections", "x.log")
+	saved, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.DropCollection(ctx, "x"); err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	os.WriteFile(logPath, saved, 0o644) // as if the crash came before the remove
+
+	e2 := open(t, dir)
+	if _, err := os.Stat(logPath); err == nil {
+		t.Error("the log of a dropped collection survived a reopen")
+	}
+	os.WriteFile(logPath, saved, 0o644) // and even if it is there when made again
+	if err := e2.Ensure(ctx, "x", Schema{Dense: map[string]int{"v": 4}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := e2.Count(ctx, "x", Filter{}); n != 0 {
+		t.Fatalf("the new collection has %d old points", n)
+	}
+	if err := e2.Upsert(ctx, "x", []Point{{ID: "2", Vectors: map[string][]float32{"v": {1, 0, 0, 0}}, Payload: Payload{VideoID: "b"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if hits, err := e2.Query(ctx, Query{Collection: "x", Using: "v", Dense: []float32{1, 0, 0, 0}, Limit: 5}); err != nil || len(hits) != 1 {
+		t.Errorf("query: %v %v", hits, err)
+	}
+}
+
+// A bad record with later records behind it is corruption, not a torn
+// write: opening refuses rather than cut every later write.
+func TestCorruptRecordMidLogRefusesToOpen(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	e := open(t, dir)
+	for i := range 3 {
+		if err := e.Upsert(ctx, Segments, []Point{seg(fmt.Sprint("v", i), "s", 0, 1, float32(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.Close()
+	path := filepath.Join(dir, "collections", Segments+".log")
+	b, _ := os.ReadFile(path)
+	b[headerSize+5] ^= 0xff // inside the first record's body
+	os.WriteFile(path, b, 0o644)
+	if _, err := OpenEmbedded(dir); err == nil || !strings.Contains(err.Error(), "corrupt") {
+		t.Errorf("open with a corrupt first record: %v", err)
 	}
 }

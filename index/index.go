@@ -124,6 +124,9 @@ func (q Query) Validate() error {
 	return nil
 }
 
+// MaxDim is the largest dense dimension, as Qdrant's.
+const MaxDim = 65536
+
 // DefaultRRFK is the fusion constant used when Query.RRFK is zero.
 const DefaultRRFK = 60
 
@@ -237,6 +240,9 @@ func EnsureGeneration(ctx context.Context, ix Index, n int, segments, videos Sch
 	}{{Segments, segments}, {Videos, videos}} {
 		name := Generation(c.base, n)
 		if err := ix.Ensure(ctx, name, c.schema); err != nil {
+			if errors.Is(err, ErrSchema) {
+				return fmt.Errorf("ensure generation %d: %w; the spaces this build computes differ from that generation's: build the next generation beside it (backfill it, then move the alias) rather than change it", n, err)
+			}
 			return fmt.Errorf("ensure generation %d: %w", n, err)
 		}
 		if _, ok := aliases[c.base]; !ok {

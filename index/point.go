@@ -1,6 +1,8 @@
 package index
 
 import (
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -55,3 +57,13 @@ func VideoID(videoID string) string {
 }
 
 func parseUUID(s string) (uuid.UUID, error) { return uuid.Parse(s) }
+
+// clone copies the payload's slices and maps, so the index and its callers
+// never share them.
+func (p Payload) clone() Payload {
+	p.Labels = slices.Clone(p.Labels)
+	if p.Fields != nil {
+		p.Fields = maps.Clone(p.Fields)
+	}
+	return p
+}

@@ -11,8 +11,8 @@ import (
 const quantRows = 32768
 
 // boundSlack absorbs float32 rounding in the bound and in the rescored
-// dot products.
-const boundSlack = 1e-5
+// dot products; the rounding of a dot product grows with its length.
+func boundSlack(dim int) float32 { return 1e-5 + float32(dim)/(1<<22) }
 
 // scanQuantized answers exactly what scanExact answers, reading a quarter
 // of the bytes:
@@ -86,9 +86,10 @@ func (e *Embedded) scanQuantized(ctx context.Context, c *collection, s *slab, q 
 		return e.scanExact(ctx, s, q, qu, newCol, col, rescored)
 	}
 	videos := map[string]struct{}{}
+	slack := boundSlack(s.dim)
 	for r := range n {
 		a := float32(raw[r]) * qscale * s.scales[r]
-		if a+qeps*(1+s.eps[r])+s.eps[r]+boundSlack < admit {
+		if a+qeps*(1+s.eps[r])+s.eps[r]+slack < admit {
 			continue
 		}
 		sp := s.pts[r]

@@ -46,7 +46,7 @@ func newHarness(t *testing.T, withSpeech bool) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ix.Close() })
-	segs, vids := worker.Schemas()
+	segs, vids := worker.Schemas(analyze.BuiltinSpaces)
 	if err := index.EnsureGeneration(t.Context(), ix, 1, segs, vids); err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -78,7 +77,7 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/videos/{id}/thumbs/{file}", a.auth(a.thumb))
 	mux.HandleFunc("POST /v1/search", a.auth(a.search))
 	mux.HandleFunc("GET /v1/spaces", a.auth(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"spaces": analyze.SpaceInfos})
+		writeJSON(w, http.StatusOK, map[string]any{"spaces": a.Searcher.Spaces()})
 	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -142,7 +141,7 @@ func (a *API) submit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	if err := checkSpaces(req.Spaces); err != nil {
+	if err := a.checkSpaces(req.Spaces); err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
@@ -330,7 +329,7 @@ func (a *API) searchJSON(w http.ResponseWriter, r *http.Request) (Response, erro
 	if req.Limit < 0 || req.Limit > MaxLimit {
 		return Response{}, badRequest("limit must be between 1 and %d", MaxLimit)
 	}
-	if err := checkSpaces(req.Spaces); err != nil {
+	if err := a.checkSpaces(req.Spaces); err != nil {
 		return Response{}, err
 	}
 	opts := Options{Limit: req.Limit, Spaces: req.Spaces, Filter: req.Filter.filter()}
@@ -338,9 +337,9 @@ func (a *API) searchJSON(w http.ResponseWriter, r *http.Request) (Response, erro
 	case req.Like != "":
 		return a.Searcher.Like(r.Context(), req.Like, opts)
 	case req.Vector != nil:
-		info, ok := spaceInfo(req.Space)
+		info, ok := a.spaceInfo(req.Space)
 		if !ok || info.Sparse {
-			return Response{}, badRequest("unknown dense space %q; have %v", req.Space, denseSpaces())
+			return Response{}, badRequest("unknown dense space %q; have %v", req.Space, a.denseSpaces())
 		}
 		if len(req.Vector) != info.Dim {
 			return Response{}, badRequest("space %s has %d dimensions, the vector %d", req.Space, info.Dim, len(req.Vector))
@@ -416,7 +415,7 @@ func (a *API) searchUpload(w http.ResponseWriter, r *http.Request) (Response, er
 			threshold = f
 		case "spaces":
 			opts.Spaces = splitList(field(part))
-			if err := checkSpaces(opts.Spaces); err != nil {
+			if err := a.checkSpaces(opts.Spaces); err != nil {
 				return Response{}, err
 			}
 		case "labels":
@@ -452,8 +451,8 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	return nil
 }
 
-func spaceInfo(name string) (analyze.SpaceInfo, bool) {
-	for _, s := range analyze.SpaceInfos {
+func (a *API) spaceInfo(name string) (analyze.SpaceInfo, bool) {
+	for _, s := range a.Searcher.Spaces() {
 		if s.Name == name {
 			return s, true
 		}
@@ -461,9 +460,9 @@ func spaceInfo(name string) (analyze.SpaceInfo, bool) {
 	return analyze.SpaceInfo{}, false
 }
 
-func denseSpaces() []string {
+func (a *API) denseSpaces() []string {
 	var out []string
-	for _, s := range analyze.SpaceInfos {
+	for _, s := range a.Searcher.Spaces() {
 		if !s.Sparse {
 			out = append(out, s.Name)
 		}
@@ -471,10 +470,14 @@ func denseSpaces() []string {
 	return out
 }
 
-func checkSpaces(spaces []string) error {
+func (a *API) checkSpaces(spaces []string) error {
 	for _, s := range spaces {
-		if !slices.Contains(analyze.Spaces, s) {
-			return badRequest("unknown space %q; have %v", s, analyze.Spaces)
+		if _, ok := a.spaceInfo(s); !ok {
+			var names []string
+			for _, si := range a.Searcher.Spaces() {
+				names = append(names, si.Name)
+			}
+			return badRequest("unknown space %q; have %v", s, names)
 		}
 	}
 	return nil

@@ -41,6 +41,9 @@ type Alignment struct {
 	Pairs    int     `json:"pairs"`
 }
 
+// maxQueryFrames bounds the query frames a near-duplicate query aligns.
+const maxQueryFrames = 240
+
 // candidatesPerFrame is how many segments of one candidate video each
 // query frame may pair with: more than one, so alignment can choose the
 // one that keeps time in order.
@@ -82,6 +85,16 @@ func (s *Searcher) NearDuplicates(ctx context.Context, r io.Reader, name string,
 	if len(frames) == 0 {
 		return Response{}, fmt.Errorf("%w: no video frame", ErrEmptyQuery)
 	}
+	// Alignment is quadratic in a candidate's pairs: a long query is
+	// thinned evenly to maxQueryFrames, which still aligns minutes of
+	// video at one frame every few seconds.
+	if len(frames) > maxQueryFrames {
+		thinned := make([]analyze.Segment, maxQueryFrames)
+		for i := range thinned {
+			thinned[i] = frames[i*len(frames)/maxQueryFrames]
+		}
+		frames = thinned
+	}
 	pairs := map[string][]pair{}
 	source := map[string]string{}
 	for qi, f := range frames {
@@ -103,6 +116,9 @@ func (s *Searcher) NearDuplicates(ctx context.Context, r io.Reader, name string,
 	}
 	var results []Result
 	for video, ps := range pairs {
+		if err := ctx.Err(); err != nil {
+			return Response{}, err
+		}
 		chain, total := align(ps)
 		score := total / float64(len(frames))
 		if score < opts.Threshold {

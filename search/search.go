@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/mediavec/mediavec/analyze"
 	"github.com/mediavec/mediavec/encoders"
@@ -24,6 +25,9 @@ type Searcher struct {
 func NewSearcher(a *analyze.Analyzer, ix index.Index) *Searcher {
 	return &Searcher{analyzer: a, ix: ix}
 }
+
+// Spaces lists the spaces queries can use.
+func (s *Searcher) Spaces() []analyze.SpaceInfo { return s.analyzer.Spaces() }
 
 // Options shape a query. The zero value is usable.
 type Options struct {
@@ -143,33 +147,58 @@ func (s *Searcher) Media(ctx context.Context, r io.Reader, name string, opts Opt
 }
 
 // Text searches with words: the lexical space, scored with IDF, over the
-// text segments (titles, metadata, subtitles); each video scores by its
-// best segment, and the matched cues are its time ranges.
+// text segments (titles, metadata, subtitles, on-screen text), and every
+// CLIP space (the text tower against the frames) when CLIP models are
+// loaded, fused by rank. Each video scores by its best segments; the
+// matched cues and frames are its time ranges.
 func (s *Searcher) Text(ctx context.Context, text string, opts Options) (Response, error) {
 	opts = opts.withDefaults()
-	if len(opts.Spaces) > 0 && !slices.Contains(opts.Spaces, encoders.SpaceTextLexical) {
-		return Response{}, fmt.Errorf("%w: text queries use %s", ErrEmptyQuery, encoders.SpaceTextLexical)
+	use := func(space string) bool { return len(opts.Spaces) == 0 || slices.Contains(opts.Spaces, space) }
+	perSpace := map[string]map[string]*videoScore{}
+	query := func(space string, q index.Query) error {
+		q.Collection, q.Using, q.Limit, q.Filter = index.Segments, space, opts.Limit, opts.Filter
+		groups, err := s.ix.QueryGroups(ctx, q, 3)
+		if err != nil {
+			return fmt.Errorf("search %s: %w", space, err)
+		}
+		scores := map[string]*videoScore{}
+		for _, g := range groups {
+			vs := &videoScore{mean: float64(g.Hits[0].Score), source: g.Hits[0].Payload.Source}
+			for _, h := range g.Hits {
+				vs.matches = append(vs.matches, match(space, h, 0, 0))
+			}
+			scores[g.VideoID] = vs
+		}
+		perSpace[space] = scores
+		return nil
 	}
 	sv := s.analyzer.Text(text)
-	if len(sv.Indices) == 0 {
-		return Response{}, fmt.Errorf("%w: %q has no word", ErrEmptyQuery, text)
-	}
-	groups, err := s.ix.QueryGroups(ctx, index.Query{
-		Collection: index.Segments, Using: encoders.SpaceTextLexical, Limit: opts.Limit, Filter: opts.Filter,
-		Sparse: &index.SparseVector{Indices: sv.Indices, Values: sv.Values},
-	}, 3)
-	if err != nil {
-		return Response{}, fmt.Errorf("search text: %w", err)
-	}
-	scores := map[string]*videoScore{}
-	for _, g := range groups {
-		vs := &videoScore{mean: float64(g.Hits[0].Score), source: g.Hits[0].Payload.Source}
-		for _, h := range g.Hits {
-			vs.matches = append(vs.matches, match(encoders.SpaceTextLexical, h, 0, 0))
+	if use(encoders.SpaceTextLexical) && len(sv.Indices) > 0 {
+		if err := query(encoders.SpaceTextLexical, index.Query{Sparse: &index.SparseVector{Indices: sv.Indices, Values: sv.Values}}); err != nil {
+			return Response{}, err
 		}
-		scores[g.VideoID] = vs
 	}
-	return s.finish(ctx, fuse(map[string]map[string]*videoScore{encoders.SpaceTextLexical: scores}, opts.Limit))
+	if strings.TrimSpace(text) != "" {
+		vecs, err := s.analyzer.TextVectors(ctx, text)
+		if err != nil {
+			return Response{}, err
+		}
+		for space, v := range vecs {
+			if !use(space) {
+				continue
+			}
+			if err := query(space, index.Query{Dense: v}); err != nil {
+				return Response{}, err
+			}
+		}
+	}
+	if len(perSpace) == 0 {
+		if len(sv.Indices) == 0 {
+			return Response{}, fmt.Errorf("%w: %q has no word", ErrEmptyQuery, text)
+		}
+		return Response{}, fmt.Errorf("%w: none of the spaces %v searches text", ErrEmptyQuery, opts.Spaces)
+	}
+	return s.finish(ctx, fuse(perSpace, opts.Limit))
 }
 
 // Vector searches one dense space's segments with a vector the caller

@@ -57,10 +57,10 @@ func sparse(s encoders.Sparse) index.SparseVector {
 }
 
 // Schemas are the index schemas of the segments and videos collections for
-// the spaces this build computes: every space is a named vector in both.
-func Schemas() (segments, videos index.Schema) {
+// the given spaces (an Analyzer's): every space is a named vector in both.
+func Schemas(spaces []analyze.SpaceInfo) (segments, videos index.Schema) {
 	s := index.Schema{Dense: map[string]int{}}
-	for _, sp := range analyze.SpaceInfos {
+	for _, sp := range spaces {
 		if sp.Sparse {
 			s.Sparse = append(s.Sparse, sp.Name)
 		} else {

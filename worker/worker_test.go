@@ -102,7 +102,7 @@ func setup(t *testing.T, topo queue.Topology) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	segSchema, vidSchema := Schemas()
+	segSchema, vidSchema := Schemas(analyze.BuiltinSpaces)
 	if err := index.EnsureGeneration(ctx, idx, 1, segSchema, vidSchema); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mediavec/mediavec/encoders"
 	"github.com/mediavec/mediavec/internal/bench"
@@ -16,18 +17,20 @@ import (
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(stderr, "Usage: mediavec bench decode|index [flags]\n\nBenchmarks:\n  decode   go-astiav decode and sampling against the ffmpeg CLI on the same clip\n  index    the embedded index: upserts/s and top-10 latency at 100k and 1M points, against a plain Go loop")
+			fmt.Fprintln(stderr, "Usage: mediavec bench decode|index|encoders [flags]\n\nBenchmarks:\n  decode   go-astiav decode and sampling against the ffmpeg CLI on the same clip\n  index    the embedded index: upserts/s and top-10 latency at 100k and 1M points, against a plain Go loop\n  encoders every ONNX encoder at batch 1 and larger, against bare session calls on the same tensors")
 			return nil
 		}
-		return fmt.Errorf("%w: want a benchmark: decode or index", errUsage)
+		return fmt.Errorf("%w: want a benchmark: decode, index or encoders", errUsage)
 	}
 	switch args[0] {
 	case "decode":
 		return runBenchDecode(ctx, args[1:], stdout, stderr)
 	case "index":
 		return runBenchIndex(ctx, args[1:], stdout, stderr)
+	case "encoders":
+		return runBenchEncoders(ctx, args[1:], stdout, stderr)
 	}
-	return fmt.Errorf("%w: unknown benchmark %q (have: decode, index)", errUsage, args[0])
+	return fmt.Errorf("%w: unknown benchmark %q (have: decode, index, encoders)", errUsage, args[0])
 }
 
 func runBenchDecode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -76,4 +79,36 @@ func runBenchIndex(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	_, err := bench.Index(ctx, bench.IndexConfig{Dim: *dim, Sizes: ns, Queries: *queries, Dir: *dir}, stdout)
 	return err
+}
+
+func runBenchEncoders(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench encoders", "bench encoders [flags]", stderr)
+	models := fs.String("models", encoders.DefaultModelsDir(), "models folder")
+	ortLib := fs.String("ort-lib", encoders.DefaultORTLib(), "ONNX Runtime shared library")
+	threads := fs.Int("intra-op-threads", 1, "threads one inference may use")
+	provider := fs.String("provider", "cpu", "execution provider: cpu, cuda or tensorrt")
+	minTime := fs.Duration("time", time.Second, "how long each measurement runs")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := encoders.InitRuntime(*ortLib); err != nil {
+		return err
+	}
+	frame, w, h, err := bench.TextFrame(ctx, 640, 360, "Subscribe for more videos")
+	if err != nil {
+		return err
+	}
+	rows, err := encoders.Benchmark(ctx, encoders.BenchConfig{
+		ModelsDir: *models, Session: encoders.SessionConfig{IntraOpThreads: *threads, Provider: *provider},
+		MinTime: *minTime, Frame: frame, FrameW: w, FrameH: h,
+	}, stdout)
+	if err != nil {
+		return err
+	}
+	worst := 0.0
+	for _, r := range rows {
+		worst = max(worst, r.Overhead())
+	}
+	fmt.Fprintf(stdout, "largest encoder overhead over the bare session calls: %+.1f%% (goal ≤ 10%%)\n", 100*worst)
+	return nil
 }

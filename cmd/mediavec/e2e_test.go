@@ -368,10 +368,16 @@ func TestEndToEndOnQdrant(t *testing.T) {
 	if _, code := cli(t, ctx, "status", "--api", s.httpURL, "clip3"); code == 0 {
 		t.Error("a deleted video still has a status")
 	}
-	for _, q := range [][]string{{"--text", "slow zoom"}, {"--video", f.query}} {
-		out, _ := cli(t, ctx, append([]string{"search", "--api", s.httpURL, "--json"}, q...)...)
-		if strings.Contains(out, `"clip3"`) {
-			t.Errorf("search %v after the delete still finds clip3", q)
+	for _, q := range [][]string{{"--text", "mandelbrot zoom"}, {"--video", f.query}} {
+		out, code := cli(t, ctx, append([]string{"search", "--api", s.httpURL, "--json"}, q...)...)
+		var resp search.Response
+		if code != 0 || json.Unmarshal([]byte(out), &resp) != nil {
+			t.Fatalf("search %v after the delete: exit %d: %s", q, code, out)
+		}
+		for _, r := range resp.Results {
+			if r.VideoID == "clip3" {
+				t.Errorf("search %v after the delete still finds clip3", q)
+			}
 		}
 	}
 }

@@ -155,7 +155,9 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		return nil, err
 	}
 	s.closers = append(s.closers, func() { s.idx.Close() })
-	segSchema, vidSchema := worker.Schemas()
+	models := analyze.Models{Speech: s.models.Speech, VAD: s.models.VAD, OCR: s.models.OCR, CLIP: s.models.CLIP}
+	analyzer := analyze.New(analyze.Config{Decode: cfg.Decode}, models)
+	segSchema, vidSchema := worker.Schemas(analyzer.Spaces())
 	if err := index.EnsureGeneration(ctx, s.idx, 1, segSchema, vidSchema); err != nil {
 		return nil, err
 	}
@@ -167,7 +169,6 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		return nil, err
 	}
 
-	analyzer := analyze.New(analyze.Config{Decode: cfg.Decode}, analyze.Models{Speech: s.models.Speech, VAD: s.models.VAD, OCR: s.models.OCR})
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

@@ -251,6 +251,7 @@ func testFilters(t *testing.T, s *suite) {
 		want []string
 	}{
 		{"one video", index.Filter{VideoIDs: []string{"v2"}}, []string{"v2/0", "v2/1", "v2/2", "v2/3"}},
+		{"one video named twice", index.Filter{VideoIDs: []string{"v2", "v2"}}, []string{"v2/0", "v2/1", "v2/2", "v2/3"}},
 		{"two videos, labels", index.Filter{VideoIDs: []string{"v1", "v3"}, Labels: []string{"dog"}}, []string{"v1/2", "v3/2"}},
 		{"exclude", index.Filter{ExcludeVideoIDs: []string{"v1", "v2"}, Labels: []string{"person"}}, []string{"v3/0", "v3/2"}},
 		{"every label", index.Filter{Labels: []string{"person", "dog"}, VideoIDs: []string{"v1"}}, []string{"v1/2"}},

@@ -2,7 +2,8 @@
 // typed inputs and outputs, and initializers. Tests use it to make tiny
 // stand-ins for user-supplied models with the same input and output names,
 // so that loading, batching and shapes can be checked against the real ONNX
-// Runtime without committing binary model files.
+// Runtime without committing binary model files. Such graphs prove the
+// plumbing around a model, never the quality of the model they stand in for.
 //
 // Only the few protobuf messages such graphs need are encoded (with
 // protowire): ModelProto, GraphProto, NodeProto, AttributeProto,
@@ -23,9 +24,9 @@ import (
 type DataType int32
 
 const (
-	Float DataType = 1
-	Int32 DataType = 6
-	Int64 DataType = 7
+	Float32 DataType = 1
+	Int32   DataType = 6
+	Int64   DataType = 7
 )
 
 // Value is a typed graph input or output. A negative dimension is dynamic
@@ -215,7 +216,7 @@ func (t Tensor) marshal() ([]byte, error) {
 		if int64(len(t.Floats)) != n {
 			return nil, fmt.Errorf("tensor %s: %d floats for dims %v", t.Name, len(t.Floats), t.Dims)
 		}
-		b = appendVarint(b, 2, uint64(Float))
+		b = appendVarint(b, 2, uint64(Float32))
 		raw = make([]byte, 0, 4*len(t.Floats))
 		for _, v := range t.Floats {
 			raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(v))
