@@ -21,8 +21,8 @@ const (
 	ModelVAD = "vad_silero"
 	vadFile  = "silero_vad.onnx"
 	// VADChunk is the samples per VAD step at 16 kHz (32 ms).
-	VADChunk  = 512
-	vadState  = 64
+	VADChunk = 512
+	vadState = 64
 )
 
 // LoadVAD opens silero_vad.onnx from modelsDir.

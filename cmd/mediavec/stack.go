@@ -36,7 +36,7 @@ type stackConfig struct {
 	ModelsDir  string
 	ORTLib     string
 	Session    encoders.SessionConfig // how every model's session runs
-	Roots      []string // when set, the only directories sources may be read from
+	Roots      []string               // when set, the only directories sources may be read from
 	Decode     decode.Config
 	Worker     worker.Config
 	Topology   queue.Topology
@@ -168,7 +168,6 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
