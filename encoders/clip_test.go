@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/mediavec/mediavec/internal/onnxgraph"
+	"github.com/mediavec/mediavec/internal/tinyclip"
 )
 
 // The CLIP tests run the real ONNX Runtime on tiny graphs that the tests
@@ -25,38 +26,21 @@ import (
 // table over the token ids. They prove loading, batching, preprocessing and
 // shapes, never retrieval quality.
 
-const tinyDim = 8
+// The tiny model itself is internal/tinyclip's.
+const (
+	tinyDim           = tinyclip.Dim
+	tinyVocab         = tinyclip.Vocab
+	tinyTokenizerJSON = tinyclip.TokenizerJSON
+)
 
-// tinyTokenizerJSON is a CLIP-style tokenizer.json in the layout Hugging
-// Face writes for openai/clip-*, with a tiny vocab: single bytes, their
-// end-of-word forms, a few merges, a two-byte character (é) and the two
-// special tokens.
-const tinyTokenizerJSON = `{
-  "version": "1.0",
-  "truncation": null,
-  "padding": null,
-  "added_tokens": [
-    {"id": 23, "content": "<|startoftext|>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": true, "special": true},
-    {"id": 24, "content": "<|endoftext|>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": true, "special": true}
-  ],
-  "normalizer": {"type": "Sequence", "normalizers": [
-    {"type": "NFC"},
-    {"type": "Replace", "pattern": {"Regex": "\\s+"}, "content": " "},
-    {"type": "Lowercase"}]},
-  "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
-    {"type": "Split", "pattern": {"Regex": "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+"}, "behavior": "Removed", "invert": true},
-    {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}]},
-  "post_processor": {"type": "RobertaProcessing", "sep": ["<|endoftext|>", 24], "cls": ["<|startoftext|>", 23], "trim_offsets": false, "add_prefix_space": false},
-  "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
-  "model": {"type": "BPE", "dropout": null, "unk_token": "<|endoftext|>", "continuing_subword_prefix": "", "end_of_word_suffix": "</w>", "fuse_unk": false, "byte_fallback": false,
-    "vocab": {"a": 0, "c": 1, "t": 2, "o": 3, "h": 4, "p": 5, "f": 6, ".": 7,
-      "a</w>": 8, "c</w>": 9, "t</w>": 10, "o</w>": 11, "h</w>": 12, "p</w>": 13, "f</w>": 14, ".</w>": 15,
-      "ca": 16, "cat</w>": 17, "ph": 18, "ot": 19, "phot": 20, "photo</w>": 21, "of</w>": 22,
-      "<|startoftext|>": 23, "<|endoftext|>": 24, "Ã": 25, "©</w>": 26, "Ã©</w>": 27},
-    "merges": ["c a", "ca t</w>", "p h", "o t", "ph ot", "phot o</w>", "o f</w>", "Ã ©</w>"]}
-}`
+type tinyOpts = tinyclip.Opts
 
-const tinyVocab = 28
+var (
+	tinyImageW = tinyclip.ImageW
+	tinyTable  = tinyclip.Table
+	imageGraph = tinyclip.ImageGraph
+	textGraph  = tinyclip.TextGraph
+)
 
 // Token ids of the tiny vocab.
 const (
@@ -64,124 +48,11 @@ const (
 	tBOS, tEOS                      = 23, 24
 )
 
-// tinyImageW is the image tower's [3,8] matrix: the first three outputs are
-// the channel means themselves, the rest mix them.
-func tinyImageW() [3][tinyDim]float32 {
-	var w [3][tinyDim]float32
-	for c := 0; c < 3; c++ {
-		w[c][c] = 1
-		w[c][3+c] = 0.5
-		w[c][6] = 0.25 * float32(c+1)
-		w[c][7] = -0.1 * float32(c+1)
-	}
-	return w
-}
-
-func tinyTable(v, j int) float32 { return float32(math.Sin(float64(v*tinyDim + j + 1))) }
-
-type tinyOpts struct {
-	imageSize       int    // graph's image side, default 224
-	ctx             int    // graph's context length, default 77
-	dim             int    // both graphs' output width, default tinyDim
-	imageOutput     string // default "image_embeds"
-	textInputs      []string
-	imageInputType  onnxgraph.DataType
-	tokenizer       string // default tinyTokenizerJSON
-	skipImageOutput bool
-}
-
-func imageGraph(o tinyOpts) onnxgraph.Model {
-	w := tinyImageW()
-	flat := make([]float32, 0, 3*o.dim)
-	for c := 0; c < 3; c++ {
-		for j := 0; j < o.dim; j++ {
-			v := float32(0)
-			if j < tinyDim {
-				v = w[c][j]
-			}
-			flat = append(flat, v)
-		}
-	}
-	s := int64(o.imageSize)
-	var nodes []onnxgraph.Node
-	px := "pixel_values"
-	if o.imageInputType != onnxgraph.Float32 {
-		nodes = append(nodes, onnxgraph.Node{Op: "Cast", Inputs: []string{px}, Outputs: []string{"px"},
-			Attrs: []onnxgraph.Attr{onnxgraph.Int("to", int64(onnxgraph.Float32))}})
-		px = "px"
-	}
-	nodes = append(nodes,
-		onnxgraph.Node{Op: "ReduceMean", Inputs: []string{px}, Outputs: []string{"pooled"},
-			Attrs: []onnxgraph.Attr{onnxgraph.Ints("axes", 2, 3), onnxgraph.Int("keepdims", 0)}},
-		onnxgraph.Node{Op: "MatMul", Inputs: []string{"pooled", "W"}, Outputs: []string{o.imageOutput}},
-	)
-	return onnxgraph.Model{Graph: onnxgraph.Graph{
-		Name:         "tiny_image_tower",
-		Nodes:        nodes,
-		Inputs:       []onnxgraph.Value{{Name: "pixel_values", Type: o.imageInputType, Shape: []int64{-1, 3, s, s}}},
-		Outputs:      []onnxgraph.Value{{Name: o.imageOutput, Type: onnxgraph.Float32, Shape: []int64{-1, int64(o.dim)}}},
-		Initializers: []onnxgraph.Tensor{{Name: "W", Dims: []int64{3, int64(o.dim)}, Floats: flat}},
-	}}
-}
-
-func textGraph(o tinyOpts) onnxgraph.Model {
-	table := make([]float32, 0, tinyVocab*o.dim)
-	for v := 0; v < tinyVocab; v++ {
-		for j := 0; j < o.dim; j++ {
-			table = append(table, tinyTable(v, j))
-		}
-	}
-	var inputs []onnxgraph.Value
-	for _, name := range o.textInputs {
-		inputs = append(inputs, onnxgraph.Value{Name: name, Type: onnxgraph.Int64, Shape: []int64{-1, int64(o.ctx)}})
-	}
-	return onnxgraph.Model{Graph: onnxgraph.Graph{
-		Name: "tiny_text_tower",
-		Nodes: []onnxgraph.Node{
-			{Op: "Gather", Inputs: []string{"table", "input_ids"}, Outputs: []string{"tokens"}, Attrs: []onnxgraph.Attr{onnxgraph.Int("axis", 0)}},
-			{Op: "ReduceMean", Inputs: []string{"tokens"}, Outputs: []string{"text_embeds"},
-				Attrs: []onnxgraph.Attr{onnxgraph.Ints("axes", 1), onnxgraph.Int("keepdims", 0)}},
-		},
-		Inputs:       inputs,
-		Outputs:      []onnxgraph.Value{{Name: "text_embeds", Type: onnxgraph.Float32, Shape: []int64{-1, int64(o.dim)}}},
-		Initializers: []onnxgraph.Tensor{{Name: "table", Dims: []int64{tinyVocab, int64(o.dim)}, Floats: table}},
-	}}
-}
-
 // writeTinyCLIP writes image.onnx, text.onnx and tokenizer.json into dir and
 // returns the spec that loads them.
 func writeTinyCLIP(t *testing.T, dir string, o tinyOpts) CLIPSpec {
 	t.Helper()
-	if o.imageSize == 0 {
-		o.imageSize = 224
-	}
-	if o.ctx == 0 {
-		o.ctx = 77
-	}
-	if o.dim == 0 {
-		o.dim = tinyDim
-	}
-	if o.imageOutput == "" {
-		o.imageOutput = "image_embeds"
-	}
-	if o.textInputs == nil {
-		o.textInputs = []string{"input_ids", "attention_mask"}
-	}
-	if o.imageInputType == 0 {
-		o.imageInputType = onnxgraph.Float32
-	}
-	if o.tokenizer == "" {
-		o.tokenizer = tinyTokenizerJSON
-	}
-	if !o.skipImageOutput {
-		if err := imageGraph(o).WriteFile(filepath.Join(dir, "image.onnx")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := textGraph(o).WriteFile(filepath.Join(dir, "text.onnx")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), []byte(o.tokenizer), 0o644); err != nil {
+	if err := tinyclip.Write(dir, o); err != nil {
 		t.Fatal(err)
 	}
 	return CLIPSpec{Name: "tiny", ImageModel: "image.onnx", TextModel: "text.onnx", Dim: tinyDim}
@@ -233,7 +104,7 @@ func TestCLIPLoadErrors(t *testing.T) {
 		op    string   // the *Error's Op
 		want  []string // fragments of the message
 	}{
-		{name: "missing image model", opts: tinyOpts{skipImageOutput: true},
+		{name: "missing image model", opts: tinyOpts{SkipImageOutput: true},
 			op: "load image model image.onnx", want: []string{"missing file", "image.onnx"}},
 		{name: "missing text model", spec: func(s *CLIPSpec) { s.TextModel = "nope.onnx" },
 			op: "load text model nope.onnx", want: []string{"missing file", "nope.onnx"}},
@@ -248,35 +119,35 @@ func TestCLIPLoadErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, op: "load image model image.onnx", want: []string{"not a readable ONNX model"}},
-		{name: "wrong output name", opts: tinyOpts{imageOutput: "last_hidden_state"},
+		{name: "wrong output name", opts: tinyOpts{ImageOutput: "last_hidden_state"},
 			op: "load image model image.onnx", want: []string{`no output named "image_embeds"`, "last_hidden_state"}},
 		{name: "dim mismatch", spec: func(s *CLIPSpec) { s.Dim = 512 },
 			op: "load image model image.onnx", want: []string{`output "image_embeds" is 8 wide`, "spec's dim is 512"}},
-		{name: "text dim mismatch", opts: tinyOpts{dim: 16}, spec: func(s *CLIPSpec) { s.Dim = 16; s.ImageModel = "image16.onnx" },
+		{name: "text dim mismatch", opts: tinyOpts{Dim: 16}, spec: func(s *CLIPSpec) { s.Dim = 16; s.ImageModel = "image16.onnx" },
 			setup: func(t *testing.T, dir string) {
-				if err := imageGraph(tinyOpts{imageSize: 224, dim: 16, imageOutput: "image_embeds", imageInputType: onnxgraph.Float32}).WriteFile(filepath.Join(dir, "image16.onnx")); err != nil {
+				if err := imageGraph(tinyOpts{ImageSize: 224, Dim: 16, ImageOutput: "image_embeds", ImageInputType: onnxgraph.Float32}).WriteFile(filepath.Join(dir, "image16.onnx")); err != nil {
 					t.Fatal(err)
 				}
-				if err := textGraph(tinyOpts{ctx: 77, dim: 8, textInputs: []string{"input_ids", "attention_mask"}}).WriteFile(filepath.Join(dir, "text.onnx")); err != nil {
+				if err := textGraph(tinyOpts{Ctx: 77, Dim: 8, TextInputs: []string{"input_ids", "attention_mask"}}).WriteFile(filepath.Join(dir, "text.onnx")); err != nil {
 					t.Fatal(err)
 				}
 			},
 			op: "load text model text.onnx", want: []string{`output "text_embeds" is 8 wide`, "spec's dim is 16"}},
 		{name: "image size mismatch", spec: func(s *CLIPSpec) { s.ImageSize = 336 },
 			op: "load image model image.onnx", want: []string{`input "pixel_values" has shape [-1 3 224 224], want [N,3,336,336]`}},
-		{name: "float16 input", opts: tinyOpts{imageInputType: 10},
+		{name: "float16 input", opts: tinyOpts{ImageInputType: 10},
 			op: "load image model image.onnx", want: []string{`input "pixel_values" holds`, "want"}},
 		{name: "context length mismatch", spec: func(s *CLIPSpec) { s.ContextLength = 64 },
 			op: "load text model text.onnx", want: []string{`input "input_ids" has shape [-1 77], want [N,64]`}},
 		{name: "spec says no mask but graph needs one", spec: func(s *CLIPSpec) { s.TextMaskInput = "-" },
 			op: "load text model text.onnx", want: []string{`also needs input "attention_mask"`}},
-		{name: "graph has no mask", opts: tinyOpts{textInputs: []string{"input_ids"}},
+		{name: "graph has no mask", opts: tinyOpts{TextInputs: []string{"input_ids"}},
 			op: "load text model text.onnx", want: []string{`no input named "attention_mask"`}},
 		{name: "spec without dim", spec: func(s *CLIPSpec) { s.Dim = 0 },
 			op: "spec", want: []string{"dim 0"}},
 		{name: "file outside the folder", spec: func(s *CLIPSpec) { s.TextModel = "../text.onnx" },
 			op: "spec", want: []string{"text_model", "inside the model's folder"}},
-		{name: "not byte-level tokenizer", opts: tinyOpts{tokenizer: strings.Replace(tinyTokenizerJSON, `"type": "BPE"`, `"type": "WordPiece"`, 1)},
+		{name: "not byte-level tokenizer", opts: tinyOpts{Tokenizer: strings.Replace(tinyTokenizerJSON, `"type": "BPE"`, `"type": "WordPiece"`, 1)},
 			op: "load tokenizer tokenizer.json", want: []string{`model type "WordPiece"`}},
 	}
 	for _, tc := range cases {

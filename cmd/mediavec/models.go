@@ -43,6 +43,24 @@ func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Space, m.Modality, dim, orDash(m.Distance), status, io, m.Source)
 	}
+	specs, err := encoders.ReadCLIPSpecs(*models)
+	if err != nil {
+		fmt.Fprintf(tw, "clip\t-\t-\t-\t-\tFAILED: %v\t\t\n", err)
+		bad++
+	}
+	for _, spec := range specs {
+		status := "ok"
+		c, err := encoders.LoadCLIP(spec.Dir, spec, encoders.SessionConfig{})
+		if err != nil {
+			status = "FAILED: " + err.Error()
+			bad++
+		} else {
+			c.Close()
+		}
+		io := fmt.Sprintf("%s: %s [N,3,%d,%d] → %s; %s: %s [N,%d] → %s", spec.ImageModel, spec.ImageInput, spec.ImageSize, spec.ImageSize, spec.ImageOutput,
+			spec.TextModel, spec.TextInput, spec.ContextLength, spec.TextOutput)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", spec.Space(), spec.Space(), "frame+text", spec.Dim, "cosine", status, io, "user-supplied: "+spec.Source)
+	}
 	tw.Flush()
 	if bad > 0 {
 		return fmt.Errorf("%d models failed their check", bad)
