@@ -154,12 +154,11 @@ func (o *OCR) detect(rgb []byte, w, h int) ([]image.Rectangle, error) {
 	mean := [3]float32{0.485, 0.456, 0.406}
 	std := [3]float32{0.229, 0.224, 0.225}
 	in := make([]float32, 3*dw*dh)
-	resizeBilinear(rgb, w, h, dw, dh, func(x, y int, px [3]float32) {
-		for c := range 3 {
-			v := px[2-c] / 255 // BGR
-			in[c*dw*dh+y*dw+x] = (v - mean[c]) / std[c]
-		}
-	})
+	var mul, add [3]float32
+	for c := range 3 {
+		mul[c], add[c] = 1/(255*std[c]), -mean[c]/std[c]
+	}
+	resizeToPlanes(rgb, w, h, dw, dh, in, dw, dw*dh, mul, add)
 	input, err := ort.NewTensor(ort.NewShape(1, 3, int64(dh), int64(dw)), in)
 	if err != nil {
 		return nil, err
@@ -275,11 +274,9 @@ func (o *OCR) recognize(rgb []byte, w, h int, boxes []image.Rectangle) ([]TextLi
 	for i, b := range boxes {
 		crop := cropRGB(rgb, w, b)
 		base := i * 3 * recHeight * maxW
-		resizeBilinear(crop, b.Dx(), b.Dy(), widths[i], recHeight, func(x, y int, px [3]float32) {
-			for c := range 3 {
-				in[base+c*recHeight*maxW+y*maxW+x] = (px[2-c]/255 - 0.5) / 0.5 // BGR
-			}
-		})
+		// (x/255 − 0.5)/0.5
+		resizeToPlanes(crop, b.Dx(), b.Dy(), widths[i], recHeight, in[base:], maxW, recHeight*maxW,
+			[3]float32{1 / 127.5, 1 / 127.5, 1 / 127.5}, [3]float32{-1, -1, -1})
 	}
 	input, err := ort.NewTensor(ort.NewShape(int64(len(boxes)), 3, recHeight, int64(maxW)), in)
 	if err != nil {
@@ -434,30 +431,34 @@ func cropRGB(rgb []byte, w int, r image.Rectangle) []byte {
 	return out
 }
 
-// resizeBilinear samples a w×h RGB24 image at dw×dh with bilinear
-// interpolation (pixel centres aligned, as cv2.resize) and hands each
-// output pixel to put.
-func resizeBilinear(rgb []byte, w, h, dw, dh int, put func(x, y int, px [3]float32)) {
+// resizeToPlanes samples a w×h RGB24 image at dw×dh with bilinear
+// interpolation (pixel centres aligned, as cv2.resize), and writes it as
+// three BGR planes of dst — channel c at dst[c·plane + y·stride + x] — each
+// value v·mul[c] + add[c]. The per-column taps are worked out once.
+func resizeToPlanes(rgb []byte, w, h, dw, dh int, dst []float32, stride, plane int, mul, add [3]float32) {
 	fx, fy := float64(w)/float64(dw), float64(h)/float64(dh)
+	x0s, x1s := make([]int, dw), make([]int, dw)
+	wxs := make([]float32, dw)
+	for x := range dw {
+		sx := (float64(x)+0.5)*fx - 0.5
+		x0 := int(math.Floor(sx))
+		wxs[x] = float32(sx - float64(x0))
+		x0s[x], x1s[x] = clamp(x0, w)*3, clamp(x0+1, w)*3
+	}
 	for y := range dh {
 		sy := (float64(y)+0.5)*fy - 0.5
 		y0 := int(math.Floor(sy))
 		wy := float32(sy - float64(y0))
-		y0c, y1c := clamp(y0, h), clamp(y0+1, h)
+		r0 := rgb[clamp(y0, h)*w*3:]
+		r1 := rgb[clamp(y0+1, h)*w*3:]
 		for x := range dw {
-			sx := (float64(x)+0.5)*fx - 0.5
-			x0 := int(math.Floor(sx))
-			wx := float32(sx - float64(x0))
-			x0c, x1c := clamp(x0, w), clamp(x0+1, w)
-			var px [3]float32
+			a, b, wx := x0s[x], x1s[x], wxs[x]
 			for c := range 3 {
-				a := float32(rgb[(y0c*w+x0c)*3+c])
-				b := float32(rgb[(y0c*w+x1c)*3+c])
-				cc := float32(rgb[(y1c*w+x0c)*3+c])
-				d := float32(rgb[(y1c*w+x1c)*3+c])
-				px[c] = (a*(1-wx)+b*wx)*(1-wy) + (cc*(1-wx)+d*wx)*wy
+				src := 2 - c // BGR planes from RGB pixels
+				top := float32(r0[a+src])*(1-wx) + float32(r0[b+src])*wx
+				bot := float32(r1[a+src])*(1-wx) + float32(r1[b+src])*wx
+				dst[c*plane+y*stride+x] = (top*(1-wy)+bot*wy)*mul[c] + add[c]
 			}
-			put(x, y, px)
 		}
 	}
 }
