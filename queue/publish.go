@@ -89,8 +89,11 @@ type DeadLetter struct {
 	FailedAt time.Time       `json:"failed_at"`
 }
 
-// PublishDeadLetter writes an entry on mediavec.dlq.<cause>.
-func PublishDeadLetter(ctx context.Context, js jetstream.JetStream, dl DeadLetter) error {
+// PublishDeadLetter writes an entry on mediavec.dlq.<cause>. dedupID, when
+// set, is the entry's Nats-Msg-Id: a worker that crashes after writing the
+// entry but before terminating the job writes it again on redelivery, and
+// JetStream keeps one.
+func PublishDeadLetter(ctx context.Context, js jetstream.JetStream, dl DeadLetter, dedupID string) error {
 	if dl.FailedAt.IsZero() {
 		dl.FailedAt = time.Now().UTC()
 	}
@@ -103,7 +106,11 @@ func PublishDeadLetter(ctx context.Context, js jetstream.JetStream, dl DeadLette
 	if err != nil {
 		return err
 	}
-	if _, err := js.Publish(ctx, SubjectDLQPrefix+dl.Cause, b); err != nil {
+	var opts []jetstream.PublishOpt
+	if dedupID != "" {
+		opts = append(opts, jetstream.WithMsgID(dedupID))
+	}
+	if _, err := js.Publish(ctx, SubjectDLQPrefix+dl.Cause, b, opts...); err != nil {
 		return fmt.Errorf("publish dead letter (%s): %w", dl.Cause, err)
 	}
 	return nil

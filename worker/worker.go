@@ -50,6 +50,8 @@ type Config struct {
 	JobTimeout time.Duration
 	// Thumbs, when set, receives a JPEG of every sampled frame.
 	Thumbs *thumbs.Store
+	// Metrics, when set, records jobs, stages and lanes.
+	Metrics *Metrics
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -111,6 +113,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer stop()
 
 	var wg sync.WaitGroup
+	wg.Go(func() {
+		w.cfg.Metrics.watchLanes(ctx, map[string]jetstream.Consumer{"upload": w.lanes.Upload, "backfill": w.lanes.Backfill}, 5*time.Second)
+	})
 	for range w.cfg.Concurrency {
 		wg.Go(func() {
 			for ctx.Err() == nil {
@@ -205,6 +210,8 @@ func (w *Worker) Process(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	log.Info("job started", "source", job.Source)
+	w.cfg.Metrics.running(1)
+	defer w.cfg.Metrics.running(-1)
 
 	hbCtx, stopHeartbeat := context.WithCancel(ctx)
 	go w.heartbeat(hbCtx, msg)
@@ -311,6 +318,8 @@ func (w *Worker) settle(ctx context.Context, msg jetstream.Msg, job queue.Job, a
 		if err := msg.DoubleAck(ctx); err != nil {
 			log.Warn("ack failed; the job may be redelivered and will rewrite the same points", "err", err)
 		}
+		w.cfg.Metrics.settled("indexed", "")
+		w.cfg.Metrics.indexed(res)
 		log.Info("job indexed", "segments", counts, "stages_ms", stages)
 		return
 	}
@@ -319,12 +328,14 @@ func (w *Worker) settle(ctx context.Context, msg jetstream.Msg, job queue.Job, a
 		// Draining: let another worker (or this one after restart) take it.
 		log.Info("job released during shutdown", "err", out.err)
 		_ = msg.Nak()
+		w.cfg.Metrics.settled("released", "")
 		return
 	}
 	if out.transient && attempts < w.lanes.MaxAttempts {
 		delay := w.cfg.RetryBase << min(attempts-1, 8)
 		log.Warn("job failed, will retry", "err", out.err, "retry_in", delay)
 		_ = msg.NakWithDelay(delay)
+		w.cfg.Metrics.settled("retried", out.cause)
 		return
 	}
 	cause := out.cause
@@ -336,7 +347,12 @@ func (w *Worker) settle(ctx context.Context, msg jetstream.Msg, job queue.Job, a
 
 func (w *Worker) deadLetter(ctx context.Context, msg jetstream.Msg, job queue.Job, attempts int, cause string, jobErr error, log *slog.Logger) {
 	dl := queue.DeadLetter{Cause: cause, Error: jobErr.Error(), Attempts: attempts, Subject: msg.Subject(), Job: msg.Data()}
-	if err := queue.PublishDeadLetter(ctx, w.js, dl); err != nil {
+	// One entry per job message, however often it is dead-lettered.
+	dedup := ""
+	if meta, err := msg.Metadata(); err == nil {
+		dedup = fmt.Sprintf("dlq-%s-%d", meta.Stream, meta.Sequence.Stream)
+	}
+	if err := queue.PublishDeadLetter(ctx, w.js, dl, dedup); err != nil {
 		// Never drop a job: if the dead letter cannot be written, leave
 		// the job on its lane to be tried again.
 		log.Error("dead letter not written; job left for redelivery", "err", err, "job_err", jobErr)
@@ -356,5 +372,6 @@ func (w *Worker) deadLetter(ctx context.Context, msg jetstream.Msg, job queue.Jo
 	if err := msg.Term(); err != nil {
 		log.Warn("term failed", "err", err)
 	}
+	w.cfg.Metrics.settled("failed", cause)
 	log.Warn("job failed", "cause", cause, "err", jobErr)
 }
