@@ -30,6 +30,8 @@ func commands() []command {
 		{"submit", "queue videos for indexing; prints one video id per line", runSubmit},
 		{"status", "print a video's state (queued, processing, indexed, failed: …)", runStatus},
 		{"search", "find videos similar to a video file or an indexed video", runSearch},
+		{"backfill", "queue a folder or a JSON-lines file of videos on the backfill lane (resumable)", runBackfill},
+		{"dlq", "list dead-lettered jobs, or replay them onto their lane", runDLQ},
 		{"probe", "print what decode sees in a video, as JSON", runProbe},
 		{"models", "list the encoders and verify their files", runModels},
 		{"bench", "benchmarks against a baseline in the same run (bench decode)", runBench},
