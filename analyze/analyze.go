@@ -130,6 +130,11 @@ type Options struct {
 	Title string
 	// Thumbnails asks for a JPEG of every sampled frame.
 	Thumbnails bool
+	// Duplicate, when set, is asked with the source's content hash right
+	// after decoding, before any encoder runs: when it names another video
+	// (an exact re-upload of one already indexed), the analysis stops there
+	// and Result.DuplicateOf says which.
+	Duplicate func(ctx context.Context, contentSHA256 string) (videoID string, err error)
 }
 
 // Segment is one embedded time window of a video in one space.
@@ -153,6 +158,11 @@ type Result struct {
 	// PooledSparse is the video-level vector of each sparse space: every
 	// text segment's terms together.
 	PooledSparse map[string]encoders.Sparse
+	// ContentSHA256 is the source's hash, when Options.Duplicate asked.
+	ContentSHA256 string
+	// DuplicateOf is the video this one repeats exactly; when set, nothing
+	// was embedded.
+	DuplicateOf string
 	// Thumbs holds a JPEG of every sampled frame by its time in
 	// milliseconds (a frame segment's start), when asked for.
 	Thumbs  map[int64][]byte
@@ -259,13 +269,24 @@ func (a *Analyzer) analyze(ctx context.Context, opts Options, decodeWith func(de
 		dcfg.Frames = append(dcfg.Frames, decode.FrameSpec{Width: 2 * clipInput(a.clip, wantCLIP), Format: decode.RGB24})
 	}
 
+	dcfg.ContentHash = opts.Duplicate != nil
 	t0 := time.Now()
 	media, err := decodeWith(dcfg)
 	if err != nil {
 		return nil, err
 	}
 	res := &Result{Info: media.Info, Pooled: map[string][]float32{}, PooledSparse: map[string]encoders.Sparse{},
-		Timings: map[string]time.Duration{"decode": time.Since(t0)}}
+		Timings: map[string]time.Duration{"decode": time.Since(t0)}, ContentSHA256: media.ContentSHA256}
+	if opts.Duplicate != nil && media.ContentSHA256 != "" {
+		dup, err := opts.Duplicate(ctx, media.ContentSHA256)
+		if err != nil {
+			return nil, err
+		}
+		if dup != "" {
+			res.DuplicateOf = dup
+			return res, nil
+		}
+	}
 	t1 := time.Now()
 	if wantFrames {
 		if err := a.frames(media, res); err != nil {

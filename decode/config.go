@@ -151,6 +151,11 @@ type Config struct {
 	NoVideo   bool
 	// NoText skips subtitle streams.
 	NoText bool
+	// ContentHash computes the SHA-256 of the source's bytes as they are
+	// read (Media.ContentSHA256): the bytes FFmpeg reads in order are
+	// hashed on the way, and whatever it skipped is read after it. A
+	// source that cannot seek and was not read to its end gets none.
+	ContentHash bool
 	// Roots, when not empty, are the only directories file sources may be
 	// read from (after resolving symbolic links).
 	Roots []string

@@ -2,8 +2,11 @@ package decode
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -554,5 +557,41 @@ func TestAudioWindows(t *testing.T) {
 	}
 	if len((Audio{SampleRate: 1000}).Windows(time.Second, time.Second)) != 0 {
 		t.Error("no audio must give no windows")
+	}
+}
+
+// The content hash is the SHA-256 of the whole file, whether FFmpeg read it
+// in order (faststart), jumped to an index at the end, or stopped early;
+// from a reader that cannot seek it is there only if the read reached the
+// end.
+func TestContentHash(t *testing.T) {
+	t.Parallel()
+	needFFmpeg(t)
+	moovLast := fixture(t, "hash-moov-last.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "3", "-c:v", "libx264", "-pix_fmt", "yuv420p")
+	faststart := fixture(t, "hash-faststart.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "3", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart")
+	for _, p := range []string{moovLast, faststart} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(b)
+		want := hex.EncodeToString(sum[:])
+		for _, cfg := range []Config{{ContentHash: true}, {ContentHash: true, MaxFrames: 1}} {
+			m, err := File(t.Context(), p, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.ContentSHA256 != want {
+				t.Errorf("%s (max frames %d): hash %q, want %q", filepath.Base(p), cfg.MaxFrames, m.ContentSHA256, want)
+			}
+		}
+		if m, _ := File(t.Context(), p, Config{}); m.ContentSHA256 != "" {
+			t.Error("a hash nobody asked for")
+		}
+		// Through a reader that cannot seek: whole only when read to the end.
+		m, err := Reader(t.Context(), io.MultiReader(bytes.NewReader(b)), "pipe", Config{ContentHash: true})
+		if err == nil && m.ContentSHA256 != "" && m.ContentSHA256 != want {
+			t.Errorf("%s through a pipe: hash %q, want %q or none", filepath.Base(p), m.ContentSHA256, want)
+		}
 	}
 }

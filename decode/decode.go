@@ -169,6 +169,9 @@ func (d *decoder) run(ctx context.Context, r io.Reader, size int64) (*Media, err
 	}
 	d.media.Audio.SampleRate = d.cfg.AudioRate
 	sort.SliceStable(d.media.Text, func(i, j int) bool { return d.media.Text[i].Start < d.media.Text[j].Start })
+	if d.io != nil {
+		d.media.ContentSHA256 = d.io.finishHash(ctx)
+	}
 	return &d.media, nil
 }
 

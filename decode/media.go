@@ -99,4 +99,7 @@ type Media struct {
 	Frames []Frame
 	Audio  Audio
 	Text   []Cue
+	// ContentSHA256 is the hex SHA-256 of the whole source, when
+	// Config.ContentHash asked for it and it could be had.
+	ContentSHA256 string
 }

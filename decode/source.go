@@ -2,8 +2,11 @@ package decode
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"net"
@@ -201,6 +204,62 @@ type ioState struct {
 	total   int64
 	readErr error // the reader failed: EOF from FFmpeg is not the real end
 	seekErr error // the last seek failed
+
+	// Content hashing: the bytes read in order from offset 0 go into hash;
+	// hashed is how far that prefix reaches, pos where the next read
+	// starts, and eof whether a read in order reached the end.
+	hash   hash.Hash
+	hashed int64
+	pos    int64
+	eof    bool
+}
+
+// feed hashes what a read at pos returned, when it continues the prefix
+// hashed so far.
+func (s *ioState) feed(b []byte) {
+	if s.hash == nil {
+		return
+	}
+	end := s.pos + int64(len(b))
+	if s.pos <= s.hashed && end > s.hashed {
+		s.hash.Write(b[s.hashed-s.pos:])
+		s.hashed = end
+	}
+}
+
+// finishHash reads what FFmpeg did not read in order and returns the hex
+// SHA-256 of the whole source, or "" when it cannot.
+func (s *ioState) finishHash(ctx context.Context) string {
+	if s.hash == nil {
+		return ""
+	}
+	if !(s.eof && s.pos == s.hashed) {
+		if s.seeker == nil || s.r == nil {
+			return ""
+		}
+		if _, err := s.seeker.Seek(s.hashed, io.SeekStart); err != nil {
+			return ""
+		}
+		buf := make([]byte, 256<<10)
+		for {
+			if ctx.Err() != nil {
+				return ""
+			}
+			n, err := s.r.Read(buf)
+			s.hash.Write(buf[:n])
+			s.hashed += int64(n)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return ""
+			}
+		}
+		if s.size >= 0 && s.hashed != s.size {
+			return ""
+		}
+	}
+	return hex.EncodeToString(s.hash.Sum(nil))
 }
 
 func (s *ioState) read(b []byte) (int, error) {
@@ -214,6 +273,11 @@ func (s *ioState) read(b []byte) (int, error) {
 	for {
 		n, err := s.r.Read(b)
 		s.total += int64(n)
+		s.feed(b[:n])
+		s.pos += int64(n)
+		if errors.Is(err, io.EOF) {
+			s.eof = true
+		}
 		if s.size < 0 && s.total > s.limit {
 			s.readErr = fmt.Errorf("%w: more than %d bytes", errTooLarge, s.limit)
 			return 0, astiav.ErrEio
@@ -253,6 +317,7 @@ func (s *ioState) seek(offset int64, whence int) (int64, error) {
 		return 0, astiav.ErrEio
 	}
 	s.seekErr = nil
+	s.pos, s.eof = n, false
 	return n, nil
 }
 
@@ -264,6 +329,9 @@ type seekable interface{ Seekable() bool }
 // name, so nothing a container says can make it read anything else.
 func (d *decoder) newIOContext(ctx context.Context, r io.Reader, size int64) (*astiav.IOContext, error) {
 	st := &ioState{ctx: ctx, r: r, size: size, limit: d.cfg.MaxBytes}
+	if d.cfg.ContentHash {
+		st.hash = sha256.New()
+	}
 	if s, ok := r.(io.Seeker); ok {
 		if sk, ok := r.(seekable); !ok || sk.Seekable() {
 			st.seeker = s

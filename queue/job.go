@@ -16,6 +16,7 @@ const (
 	StreamDLQ        = "MEDIAVEC_DLQ"
 	StreamEvents     = "MEDIAVEC_EVENTS"
 	BucketVideos     = "MEDIAVEC_VIDEOS"
+	BucketContent    = "MEDIAVEC_CONTENT"
 	SubjectUpload    = "mediavec.jobs.upload"
 	SubjectBackfill  = "mediavec.jobs.backfill"
 	SubjectDLQPrefix = "mediavec.dlq."

@@ -125,7 +125,9 @@ type Event struct {
 	Error   string             `json:"error,omitempty"`
 	Spaces  map[string]int     `json:"spaces,omitempty"`
 	Stages  map[string]float64 `json:"stages_ms,omitempty"`
-	At      time.Time          `json:"at"`
+	// DuplicateOf links an exact re-upload to the video it repeats.
+	DuplicateOf string    `json:"duplicate_of,omitempty"`
+	At          time.Time `json:"at"`
 }
 
 // PublishEvent writes an event on mediavec.events.indexed or .failed.

@@ -22,16 +22,18 @@ const (
 
 // Status is what mediavec knows about one video.
 type Status struct {
-	VideoID   string         `json:"video_id"`
-	State     string         `json:"state"`
-	JobID     string         `json:"job_id,omitempty"`
-	Source    string         `json:"source,omitempty"`
-	Cause     string         `json:"cause,omitempty"` // DLQ cause when failed
-	Error     string         `json:"error,omitempty"`
-	Attempts  int            `json:"attempts,omitempty"`
-	Duration  float64        `json:"duration,omitempty"` // seconds of video
-	Spaces    map[string]int `json:"spaces,omitempty"`   // segments per space
-	UpdatedAt time.Time      `json:"updated_at"`
+	VideoID  string         `json:"video_id"`
+	State    string         `json:"state"`
+	JobID    string         `json:"job_id,omitempty"`
+	Source   string         `json:"source,omitempty"`
+	Cause    string         `json:"cause,omitempty"` // DLQ cause when failed
+	Error    string         `json:"error,omitempty"`
+	Attempts int            `json:"attempts,omitempty"`
+	Duration float64        `json:"duration,omitempty"` // seconds of video
+	Spaces   map[string]int `json:"spaces,omitempty"`   // segments per space
+	// DuplicateOf is the video an exact re-upload was recognised as.
+	DuplicateOf string    `json:"duplicate_of,omitempty"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 // Line is the one-line form `mediavec status` prints first: the state, or
@@ -39,6 +41,9 @@ type Status struct {
 func (s Status) Line() string {
 	if s.State == StateFailed {
 		return fmt.Sprintf("failed: %s: %s", s.Cause, s.Error)
+	}
+	if s.State == StateDuplicate && s.DuplicateOf != "" {
+		return "duplicate of " + s.DuplicateOf
 	}
 	return s.State
 }
@@ -99,6 +104,41 @@ func (s *Statuses) Get(ctx context.Context, videoID string) (Status, error) {
 func (s *Statuses) Delete(ctx context.Context, videoID string) error {
 	if err := s.kv.Delete(ctx, key(videoID)); err != nil {
 		return fmt.Errorf("delete status of %s: %w", videoID, err)
+	}
+	return nil
+}
+
+// Contents is the MEDIAVEC_CONTENT bucket: which video an exact upload
+// (a content hash, for a set of spaces) was first indexed as.
+type Contents struct {
+	kv jetstream.KeyValue
+}
+
+// OpenContents binds to the bucket, which Ensure creates.
+func OpenContents(ctx context.Context, js jetstream.JetStream) (*Contents, error) {
+	kv, err := js.KeyValue(ctx, BucketContent)
+	if err != nil {
+		return nil, fmt.Errorf("open content bucket %s: %w", BucketContent, err)
+	}
+	return &Contents{kv: kv}, nil
+}
+
+// Get returns the video indexed with this key, if any.
+func (c *Contents) Get(ctx context.Context, key string) (string, bool, error) {
+	e, err := c.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("get content %s: %w", key, err)
+	}
+	return string(e.Value()), true, nil
+}
+
+// Put records that key was indexed as videoID.
+func (c *Contents) Put(ctx context.Context, key, videoID string) error {
+	if _, err := c.kv.Put(ctx, key, []byte(videoID)); err != nil {
+		return fmt.Errorf("put content %s: %w", key, err)
 	}
 	return nil
 }

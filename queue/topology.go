@@ -97,6 +97,14 @@ func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) (Lanes, err
 	}); err != nil {
 		return Lanes{}, fmt.Errorf("ensure bucket %s: %w", BucketVideos, err)
 	}
+	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      BucketContent,
+		Description: "mediavec content hashes: the video each exact upload was first indexed as",
+		Storage:     jetstream.FileStorage,
+		Replicas:    t.Replicas,
+	}); err != nil {
+		return Lanes{}, fmt.Errorf("ensure bucket %s: %w", BucketContent, err)
+	}
 	lanes := Lanes{MaxAttempts: t.MaxAttempts}
 	for _, c := range []struct {
 		name, subject string

@@ -2,10 +2,14 @@ package worker
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,6 +56,11 @@ type Config struct {
 	Thumbs *thumbs.Store
 	// Metrics, when set, records jobs, stages and lanes.
 	Metrics *Metrics
+	// Contents, when set, turns on exact-duplicate detection: a job whose
+	// source has the content hash of a video already indexed with the same
+	// spaces is recorded as a duplicate of it instead of embedded again
+	// (unless the job says reprocess).
+	Contents *queue.Contents
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -254,7 +263,20 @@ func (w *Worker) run(ctx context.Context, job queue.Job, attempts int) (res *ana
 	if job.Text != nil {
 		title = job.Text.Title
 	}
-	res, err := w.analyzer.Source(ctx, job.Source, analyze.Options{Spaces: job.Spaces, Title: title, Thumbnails: w.cfg.Thumbs != nil})
+	opts := analyze.Options{Spaces: job.Spaces, Title: title, Thumbnails: w.cfg.Thumbs != nil}
+	spaces := job.Spaces
+	if len(spaces) == 0 {
+		spaces = w.analyzer.Loaded()
+	}
+	if w.cfg.Contents != nil {
+		opts.Duplicate = func(ctx context.Context, sum string) (string, error) {
+			if job.Reprocess {
+				return "", nil
+			}
+			return w.duplicateOf(ctx, job.VideoID, contentKey(sum, spaces))
+		}
+	}
+	res, err := w.analyzer.Source(ctx, job.Source, opts)
 	if err != nil {
 		var me *encoders.Error
 		var de *decode.Error
@@ -272,6 +294,16 @@ func (w *Worker) run(ctx context.Context, job queue.Job, attempts int) (res *ana
 	}
 	stage = queue.CauseIndex
 	t0 := time.Now()
+	if res.DuplicateOf != "" {
+		// An exact re-upload: it has no points of its own (and loses any
+		// it had from an earlier, different upload under this id).
+		for _, coll := range []string{index.Segments, index.Videos} {
+			if err := w.store.ReplaceVideo(ctx, coll, job.VideoID, nil); err != nil {
+				return nil, outcome{cause: queue.CauseIndex, err: err, transient: true}
+			}
+		}
+		return res, outcome{}
+	}
 	if w.cfg.Thumbs != nil {
 		// Before the points, so a search never shows a moment whose
 		// thumbnail is missing.
@@ -291,13 +323,67 @@ func (w *Worker) run(ctx context.Context, job queue.Job, attempts int) (res *ana
 		return nil, outcome{cause: queue.CauseIndex, err: err, transient: true}
 	}
 	res.Timings["index"] = time.Since(t0)
+	if w.cfg.Contents != nil && res.ContentSHA256 != "" {
+		// Only now that the points are written can a later upload of the
+		// same bytes point here.
+		if err := w.cfg.Contents.Put(ctx, contentKey(res.ContentSHA256, spaces), job.VideoID); err != nil {
+			w.log.Warn("content hash not recorded; a re-upload of it will be embedded again", "video_id", job.VideoID, "err", err)
+		}
+	}
 	return res, outcome{}
+}
+
+// duplicateOf returns the indexed video recorded under key, other than
+// videoID itself, or "".
+func (w *Worker) duplicateOf(ctx context.Context, videoID, key string) (string, error) {
+	other, ok, err := w.cfg.Contents.Get(ctx, key)
+	if err != nil || !ok || other == videoID {
+		return "", err
+	}
+	st, err := w.statuses.Get(ctx, other)
+	if errors.Is(err, queue.ErrUnknownVideo) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if st.State != queue.StateIndexed {
+		return "", nil // deleted, failed or being re-processed: embed this one
+	}
+	return other, nil
+}
+
+// contentKey is the content bucket's key of a hash and a set of spaces:
+// the same bytes embedded in other spaces are not a duplicate.
+func contentKey(sum string, spaces []string) string {
+	sorted := slices.Clone(spaces)
+	slices.Sort(sorted)
+	h := sha256.Sum256([]byte(strings.Join(sorted, ",")))
+	return sum + "_" + hex.EncodeToString(h[:6])
 }
 
 // settle maps an outcome to the message's ack, the video's status, a dead
 // letter and an event. Every decision about acks is here.
 func (w *Worker) settle(ctx context.Context, msg jetstream.Msg, job queue.Job, attempts int, out outcome, res *analyze.Result) {
 	log := w.log.With("video_id", job.VideoID, "job_id", job.JobID, "attempt", attempts)
+	if out.err == nil && res.DuplicateOf != "" {
+		st := queue.Status{VideoID: job.VideoID, State: queue.StateDuplicate, JobID: job.JobID, Source: job.Source,
+			Attempts: attempts, Duration: res.Info.Duration.Seconds(), DuplicateOf: res.DuplicateOf}
+		if err := w.statuses.Put(ctx, st); err != nil {
+			log.Warn("duplicate found but status not saved; releasing for redelivery", "err", err)
+			_ = msg.NakWithDelay(w.cfg.RetryBase)
+			return
+		}
+		if err := queue.PublishEvent(ctx, w.js, queue.Event{VideoID: job.VideoID, JobID: job.JobID, State: queue.StateDuplicate, DuplicateOf: res.DuplicateOf}); err != nil {
+			log.Warn("duplicate event not published", "err", err)
+		}
+		if err := msg.DoubleAck(ctx); err != nil {
+			log.Warn("ack failed; the job may be redelivered", "err", err)
+		}
+		w.cfg.Metrics.settled("duplicate", "")
+		log.Info("job is an exact duplicate", "duplicate_of", res.DuplicateOf)
+		return
+	}
 	if out.err == nil {
 		counts := res.Count()
 		st := queue.Status{VideoID: job.VideoID, State: queue.StateIndexed, JobID: job.JobID, Source: job.Source,

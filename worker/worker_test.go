@@ -106,8 +106,12 @@ func setup(t *testing.T, topo queue.Topology) *harness {
 	if err := index.EnsureGeneration(ctx, idx, 1, segSchema, vidSchema); err != nil {
 		t.Fatal(err)
 	}
+	contents, err := queue.OpenContents(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
 	h := &harness{js: js, lanes: lanes, statuses: statuses, store: &flakyStore{Embedded: idx}}
-	h.worker = New(Config{Concurrency: 1, RetryBase: 20 * time.Millisecond, FetchWait: 100 * time.Millisecond,
+	h.worker = New(Config{Concurrency: 1, RetryBase: 20 * time.Millisecond, FetchWait: 100 * time.Millisecond, Contents: contents,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), nil))}, js, lanes, statuses, testAnalyzer(t), h.store)
 	t.Cleanup(func() {
 		idx.Close()
@@ -317,5 +321,39 @@ func TestCrashLoopingJobIsGivenUp(t *testing.T) {
 	}
 	if n := h.jobsLeft(t); n != 0 {
 		t.Errorf("%d jobs left", n)
+	}
+}
+
+// An exact re-upload under another id is recorded as a duplicate of the
+// first, without being embedded; with reprocess it is embedded anyway.
+func TestExactReuploadIsADuplicate(t *testing.T) {
+	t.Parallel()
+	h := start(t, 5)
+	ctx := t.Context()
+	src := queue.FileURL(clip(t, "orig"))
+	submit := func(id string, reprocess bool) {
+		t.Helper()
+		if _, err := queue.Submit(ctx, h.js, h.statuses, queue.Job{VideoID: id, Source: src, Reprocess: reprocess}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	submit("orig", false)
+	h.wait(t, "orig", queue.StateIndexed)
+	submit("copy", false)
+	st := h.wait(t, "copy", queue.StateDuplicate, queue.StateIndexed)
+	if st.State != queue.StateDuplicate || st.DuplicateOf != "orig" || st.Line() != "duplicate of orig" {
+		t.Fatalf("re-upload: %+v, want a duplicate of orig", st)
+	}
+	if n, _ := h.store.Count(ctx, index.Segments, index.Filter{VideoIDs: []string{"copy"}}); n != 0 {
+		t.Errorf("the duplicate has %d points of its own", n)
+	}
+	// The original itself, re-submitted, is not its own duplicate.
+	submit("orig", false)
+	if st := h.wait(t, "orig", queue.StateIndexed, queue.StateDuplicate); st.State != queue.StateIndexed {
+		t.Errorf("the original re-submitted: %s", st.Line())
+	}
+	submit("copy", true)
+	if st := h.wait(t, "copy", queue.StateIndexed, queue.StateDuplicate); st.State != queue.StateIndexed {
+		t.Errorf("with reprocess: %s, want indexed", st.Line())
 	}
 }

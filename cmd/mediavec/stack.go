@@ -216,6 +216,9 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		wcfg.Concurrency = cfg.Workers
 		wcfg.Logger = cfg.Logger
 		wcfg.Thumbs = thumbStore
+		if wcfg.Contents, err = queue.OpenContents(ctx, s.js); err != nil {
+			return nil, err
+		}
 		w := worker.New(wcfg, s.js, lanes, s.statuses, analyzer, s.idx)
 		s.workers.Go(func() { _ = w.Run(runCtx) })
 	}

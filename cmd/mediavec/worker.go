@@ -184,6 +184,9 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	wcfg := worker.Config{Concurrency: *concurrency, DrainTimeout: *drain, Heartbeat: *ackWait / 3, Logger: log}
+	if wcfg.Contents, err = queue.OpenContents(ctx, js); err != nil {
+		return err
+	}
 	if *thumbsDir != "" {
 		if wcfg.Thumbs, err = thumbs.Open(*thumbsDir); err != nil {
 			return err
