@@ -6,6 +6,7 @@ package analyze
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
@@ -13,6 +14,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mediavec/mediavec/decode"
@@ -259,14 +261,16 @@ func (a *Analyzer) analyze(ctx context.Context, opts Options, decodeWith func(de
 	}
 	if wantOCR {
 		ocrImage = len(dcfg.Frames)
-		dcfg.Frames = append(dcfg.Frames, decode.FrameSpec{Width: a.cfg.OCRWidth, Format: decode.RGB24, Every: a.cfg.OCREvery})
+		// At most MaxOCRFrames images, spread over the whole video: the
+		// memory of a job stays bounded whatever its length.
+		dcfg.Frames = append(dcfg.Frames, decode.FrameSpec{Width: a.cfg.OCRWidth, Format: decode.RGB24, Every: a.cfg.OCREvery, MaxImages: a.cfg.MaxOCRFrames})
 	}
 	clipImage := -1
 	if len(wantCLIP) > 0 {
-		// Twice the model's input: the shorter side of a 16:9 frame still
-		// covers it, and the model's own resize and crop do the rest.
+		// The shorter side at the model's input size: its own resize then
+		// only crops.
 		clipImage = len(dcfg.Frames)
-		dcfg.Frames = append(dcfg.Frames, decode.FrameSpec{Width: 2 * clipInput(a.clip, wantCLIP), Format: decode.RGB24})
+		dcfg.Frames = append(dcfg.Frames, decode.FrameSpec{ShortSide: clipInput(a.clip, wantCLIP), Format: decode.RGB24})
 	}
 
 	dcfg.ContentHash = opts.Duplicate != nil
@@ -287,37 +291,75 @@ func (a *Analyzer) analyze(ctx context.Context, opts Options, decodeWith func(de
 			return res, nil
 		}
 	}
+	// The encoders run side by side, one goroutine per kind of work, so a
+	// job uses every core it can even when it runs alone; each writes its
+	// own partial result, merged in a fixed order.
 	t1 := time.Now()
-	if wantFrames {
-		if err := a.frames(media, res); err != nil {
-			return nil, err
-		}
+	encCtx, cancelEnc := context.WithCancel(ctx)
+	defer cancelEnc()
+	part := func() *Result {
+		return &Result{Info: res.Info, Pooled: map[string][]float32{}, PooledSparse: map[string]encoders.Sparse{}, Timings: map[string]time.Duration{}}
 	}
+	visual, thumbsRes, sound, words := part(), part(), part(), part()
+	errs := make([]error, 4)
+	var wg sync.WaitGroup
+	run := func(i int, fn func() error) {
+		wg.Go(func() {
+			if errs[i] = fn(); errs[i] != nil {
+				cancelEnc()
+			}
+		})
+	}
+	run(0, func() error {
+		if wantFrames {
+			if err := a.frames(media, visual); err != nil {
+				return err
+			}
+		}
+		for _, space := range wantCLIP {
+			if err := a.clipFrames(encCtx, space, media, clipImage, visual); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if opts.Thumbnails {
-		if err := thumbnails(media, thumbImage, res); err != nil {
-			return nil, err
-		}
-	}
-	for _, space := range wantCLIP {
-		if err := a.clipFrames(ctx, space, media, clipImage, res); err != nil {
-			return nil, err
-		}
+		run(1, func() error { return thumbnails(media, thumbImage, thumbsRes) })
 	}
 	if wantAudio {
-		if err := a.audio(ctx, media, res); err != nil {
+		run(2, func() error { return a.audio(encCtx, media, sound) })
+	}
+	if wantText {
+		run(3, func() error {
+			var screen []textUnit
+			if wantOCR {
+				t2 := time.Now()
+				var err error
+				if screen, err = a.onScreen(encCtx, media, ocrImage); err != nil {
+					return err
+				}
+				words.Timings["ocr"] = time.Since(t2)
+			}
+			a.texts(media, opts.Title, screen, words)
+			return nil
+		})
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
 			return nil, err
 		}
 	}
-	if wantText {
-		var screen []textUnit
-		if wantOCR {
-			t2 := time.Now()
-			if screen, err = a.onScreen(media, ocrImage); err != nil {
-				return nil, err
-			}
-			res.Timings["ocr"] = time.Since(t2)
-		}
-		a.texts(media, opts.Title, screen, res)
+	for _, p := range []*Result{visual, sound, words} {
+		res.Segments = append(res.Segments, p.Segments...)
+	}
+	res.Thumbs = thumbsRes.Thumbs
+	res.PooledSparse = words.PooledSparse
+	if d, ok := words.Timings["ocr"]; ok {
+		res.Timings["ocr"] = d
 	}
 	res.Timings["encode"] = time.Since(t1)
 	for _, space := range spaces {
@@ -353,6 +395,9 @@ func (a *Analyzer) clipFrames(ctx context.Context, space string, m *decode.Media
 	}
 	vecs, err := a.clip[space].Images(ctx, imgs)
 	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err() // cancelled or timed out: not the model's fault
+		}
 		return &encoders.Error{Model: space, Op: "embed frames", Err: err}
 	}
 	for i, f := range m.Frames {
@@ -414,7 +459,7 @@ func (a *Analyzer) texts(m *decode.Media, title string, screen []textUnit, res *
 // a frame that looks like the last one read (the same titles or captions
 // held on screen), and merges a text held over several reads into one
 // unit.
-func (a *Analyzer) onScreen(m *decode.Media, image int) ([]textUnit, error) {
+func (a *Analyzer) onScreen(ctx context.Context, m *decode.Media, image int) ([]textUnit, error) {
 	var units []textUnit
 	var last []byte // grey image of the last frame read
 	reads := 0
@@ -434,7 +479,7 @@ func (a *Analyzer) onScreen(m *decode.Media, image int) ([]textUnit, error) {
 			end = f.T + time.Second
 		}
 		grey := f.Images[0].Data
-		if last != nil && meanAbsDiff(last, grey) < 2 {
+		if last != nil && !changed(last, grey) {
 			// Unchanged: what was read last holds on.
 			if n := len(units); n > 0 && units[n-1].end == f.T {
 				units[n-1].end = end
@@ -443,6 +488,9 @@ func (a *Analyzer) onScreen(m *decode.Media, image int) ([]textUnit, error) {
 		}
 		if reads == a.cfg.MaxOCRFrames {
 			break
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
 		reads++
 		last = grey
@@ -467,21 +515,33 @@ func (a *Analyzer) onScreen(m *decode.Media, image int) ([]textUnit, error) {
 	return units, nil
 }
 
-// meanAbsDiff is the mean absolute difference of two grey images, in
-// levels.
-func meanAbsDiff(a, b []byte) float64 {
-	if len(a) != len(b) || len(a) == 0 {
-		return 255
+// changed reports whether two 64×64 grey frames differ anywhere enough to
+// hold different text: the largest mean absolute difference of their 8×8
+// blocks is over 3 levels. A whole-frame mean would miss a caption that
+// changes over a still background, which moves one block in twenty.
+func changed(a, b []byte) bool {
+	const side, block = encoders.FrameDCTInput, 8
+	if len(a) != side*side || len(b) != side*side {
+		return true
 	}
-	var sum int
-	for i := range a {
-		d := int(a[i]) - int(b[i])
-		if d < 0 {
-			d = -d
+	for by := 0; by < side; by += block {
+		for bx := 0; bx < side; bx += block {
+			sum := 0
+			for y := by; y < by+block; y++ {
+				for x := bx; x < bx+block; x++ {
+					d := int(a[y*side+x]) - int(b[y*side+x])
+					if d < 0 {
+						d = -d
+					}
+					sum += d
+				}
+			}
+			if sum > 3*block*block {
+				return true
+			}
 		}
-		sum += d
 	}
-	return float64(sum) / float64(len(a))
+	return false
 }
 
 // thumbnails encodes each sampled frame's thumbnail image as a JPEG.
@@ -544,7 +604,7 @@ func (a *Analyzer) audio(ctx context.Context, m *decode.Media, res *Result) erro
 	}
 	var probs []encoders.SpeechProb
 	if a.vad != nil {
-		if probs, err = a.vad.Probabilities(m.Audio.Samples); err != nil {
+		if probs, err = a.vad.Probabilities(ctx, m.Audio.Samples); err != nil {
 			return err
 		}
 	}

@@ -194,10 +194,11 @@ func TestOnScreenTextAndSpeechShare(t *testing.T) {
 	}
 	clip := filepath.Join(dir, "talk.mp4")
 	font := clips.Font
-	// 0–4 s: a caption; 4–8 s: another; speech over the first seconds,
-	// then silence.
+	// 0–4 s: a caption; 4–8 s: another in the same place and style (a
+	// whole-frame difference would call the frame unchanged); speech over
+	// the first seconds, then silence.
 	vf := "drawtext=fontfile=" + font + ":text='SUNSET SURFING':fontsize=40:fontcolor=white:x=(w-tw)/2:y=h/3:enable='lt(t,4)'," +
-		"drawtext=fontfile=" + font + ":text='Subscribe now':fontsize=36:fontcolor=yellow:x=(w-tw)/2:y=h/2:enable='gte(t,4)'"
+		"drawtext=fontfile=" + font + ":text='WINTER SKIING':fontsize=22:fontcolor=white:x=(w-tw)/2:y=h/3:enable='gte(t,4)'"
 	cmd := exec.Command("ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=0x203040:size=640x360:rate=25", "-i", wav,
 		"-filter_complex", "[1:a]apad[a]", "-map", "0:v", "-map", "[a]", "-vf", vf, "-t", "8", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", clip)
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -219,8 +220,8 @@ func TestOnScreenTextAndSpeechShare(t *testing.T) {
 	if !strings.Contains(strings.ToLower(ocr[0].Text), "sunset surfing") || ocr[0].Start != 0 || ocr[0].End != 4*time.Second {
 		t.Errorf("first caption: %q %s–%s, want SUNSET SURFING over 0–4 s", ocr[0].Text, ocr[0].Start, ocr[0].End)
 	}
-	if !strings.Contains(strings.ToLower(ocr[1].Text), "subscribe now") || ocr[1].Start != 4*time.Second {
-		t.Errorf("second caption: %q from %s, want Subscribe now from 4 s", ocr[1].Text, ocr[1].Start)
+	if !strings.Contains(strings.ToLower(ocr[1].Text), "winter skiing") || ocr[1].Start != 4*time.Second {
+		t.Errorf("second caption: %q from %s, want WINTER SKIING from 4 s", ocr[1].Text, ocr[1].Start)
 	}
 	if res.Timings["ocr"] <= 0 {
 		t.Error("no OCR timing")
@@ -237,5 +238,40 @@ func TestOnScreenTextAndSpeechShare(t *testing.T) {
 	}
 	if first < 0.5 || last > 0.2 {
 		t.Errorf("speech share: first audio segment %.2f (spoken), last %.2f (silent)", first, last)
+	}
+}
+
+// A caption that changes over a still background moves a few blocks of the
+// frame a lot and the frame as a whole little: it must count as a change;
+// sensor noise must not.
+func TestChangedLooksAtBlocks(t *testing.T) {
+	t.Parallel()
+	const side = encoders.FrameDCTInput
+	bg := make([]byte, side*side)
+	for i := range bg {
+		bg[i] = byte(100 + i%7)
+	}
+	caption := slices.Clone(bg)
+	for y := 40; y < 44; y++ {
+		for x := 24; x < 40; x++ {
+			caption[y*side+x] = 200
+		}
+	}
+	noisy := slices.Clone(bg)
+	for i := range noisy {
+		noisy[i] += byte(i % 2)
+	}
+	var total int
+	for i := range bg {
+		total += int(caption[i]) - int(bg[i])
+	}
+	if mean := float64(total) / float64(len(bg)); mean >= 2 {
+		t.Fatalf("the fixture is too easy: whole-frame mean difference %.2f", mean)
+	}
+	if !changed(bg, caption) {
+		t.Error("a new caption over a still background was not seen")
+	}
+	if changed(bg, noisy) || changed(bg, bg) {
+		t.Error("noise or nothing counted as a change")
 	}
 }

@@ -131,6 +131,15 @@ type FrameSpec struct {
 	// frames need (OCR) then costs neither the conversion nor the memory
 	// for the rest.
 	Every int
+	// MaxImages, when set, raises Every so that about this many images are
+	// made, spread over the whole video (from its duration and the
+	// sampling rate).
+	MaxImages int
+	// ShortSide, when set, sizes the image so that its shorter side is
+	// ShortSide pixels, keeping the aspect ratio (Width and Height are
+	// ignored): a model that resizes its shorter side and crops gets no
+	// more pixels than it uses.
+	ShortSide int
 }
 
 // Config sets how a source is sampled and what limits it must respect.
@@ -205,8 +214,11 @@ func (c Config) withDefaults() Config {
 
 func (c Config) validate() error {
 	for i, f := range c.Frames {
-		if f.Every < 0 {
-			return fmt.Errorf("Frames[%d]: Every %d", i, f.Every)
+		if f.Every < 0 || f.MaxImages < 0 || f.ShortSide < 0 || f.ShortSide > 4096 {
+			return fmt.Errorf("Frames[%d]: Every %d, MaxImages %d, ShortSide %d", i, f.Every, f.MaxImages, f.ShortSide)
+		}
+		if f.ShortSide > 0 {
+			continue
 		}
 		if f.Width <= 0 || f.Height < 0 || f.Width > 4096 || f.Height > 4096 {
 			return fmt.Errorf("Frames[%d]: size %dx%d out of range", i, f.Width, f.Height)

@@ -87,8 +87,21 @@ func (d *decoder) openVideo(s *astiav.Stream) (*videoState, error) {
 	v := &videoState{stream: s, codec: cc, rotation: streamRotation(s), next: 0}
 	v.step = time.Duration(float64(time.Second) / d.cfg.Sampling.FPS)
 	for _, spec := range d.cfg.Frames {
-		if spec.Height == 0 {
-			spec.Height = aspectHeight(spec.Width, s.CodecParameters().Width(), s.CodecParameters().Height(), v.rotation)
+		cw, ch := s.CodecParameters().Width(), s.CodecParameters().Height()
+		switch {
+		case spec.ShortSide > 0:
+			spec.Width, spec.Height = shortSide(spec.ShortSide, cw, ch, v.rotation)
+		case spec.Height == 0:
+			spec.Height = aspectHeight(spec.Width, cw, ch, v.rotation)
+		}
+		if spec.MaxImages > 0 {
+			// How many frames the policy will sample: from the duration
+			// at fps=N; the frame cap otherwise.
+			expect := d.cfg.MaxFrames
+			if d.cfg.Sampling.Kind == PolicyFPS && d.media.Info.Duration > 0 {
+				expect = min(expect, int(math.Ceil(d.media.Info.Duration.Seconds()*d.cfg.Sampling.FPS))+1)
+			}
+			spec.Every = max(spec.Every, (expect+spec.MaxImages-1)/spec.MaxImages)
 		}
 		v.specs = append(v.specs, spec)
 		w, h := spec.Width, spec.Height
@@ -247,4 +260,20 @@ func aspectHeight(w, srcW, srcH, rotation int) int {
 	}
 	h := int(math.Round(float64(w)*float64(srcH)/float64(srcW)/2)) * 2
 	return min(max(h, 2), 4096)
+}
+
+// shortSide is the even size that keeps a srcW×srcH stream's display aspect
+// ratio (after rotation) with its shorter side s.
+func shortSide(s, srcW, srcH, rotation int) (int, int) {
+	if rotation == 90 || rotation == 270 {
+		srcW, srcH = srcH, srcW
+	}
+	if srcW <= 0 || srcH <= 0 {
+		return s, s
+	}
+	long := func(l, sh int) int { return min(4096, max(2, int(math.Round(float64(s)*float64(l)/float64(sh)/2))*2)) }
+	if srcW < srcH {
+		return s, long(srcH, srcW)
+	}
+	return long(srcW, srcH), s
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -35,12 +36,13 @@ type BatchStats struct {
 }
 
 type batchRequest[In, Out any] struct {
-	items   []In
-	out     []Out
-	next    int // the first item not yet put in a batch
-	pending int // items put in a batch whose results have not come back
-	err     error
-	done    chan struct{}
+	items     []In
+	out       []Out
+	next      int // the first item not yet put in a batch
+	pending   int // items put in a batch whose results have not come back
+	err       error
+	done      chan struct{}
+	cancelled atomic.Bool // the caller has gone: its items not yet batched never run
 }
 
 // ErrBatcherClosed is returned by Do after Close.
@@ -59,7 +61,8 @@ func NewBatcher[In, Out any](maxBatch int, maxDelay time.Duration, run func(item
 }
 
 // Do runs items through the model and returns their results in order. A
-// cancelled ctx returns at once; items already in a batch still run.
+// cancelled ctx returns at once; the items already in a running batch
+// finish, the rest never run.
 func (b *Batcher[In, Out]) Do(ctx context.Context, items []In) ([]Out, error) {
 	if len(items) == 0 {
 		return nil, nil
@@ -76,6 +79,7 @@ func (b *Batcher[In, Out]) Do(ctx context.Context, items []In) ([]Out, error) {
 	case <-r.done:
 		return r.out, r.err
 	case <-ctx.Done():
+		r.cancelled.Store(true)
 		return nil, ctx.Err()
 	}
 }
@@ -113,6 +117,17 @@ func (b *Batcher[In, Out]) loop() {
 				return
 			}
 		}
+		// Take in every caller that has arrived, so a long request already
+		// queued does not keep later ones out of the next batch.
+	drain:
+		for {
+			select {
+			case r := <-b.reqs:
+				queue = append(queue, r)
+			default:
+				break drain
+			}
+		}
 		// Gather until the batch is full or the oldest item has waited
 		// long enough.
 		timer.Reset(b.maxDelay)
@@ -140,50 +155,97 @@ func waiting[In, Out any](queue []*batchRequest[In, Out]) int {
 	return n
 }
 
-// runBatch takes up to maxBatch items from the front of the queue, runs
-// them, routes the results, and returns what is left of the queue.
+// runBatch takes up to maxBatch items from the queue, a fair share from
+// each waiting caller in turn (a long request does not hold up a short one
+// behind it), runs them, routes the results, and returns what is left of
+// the queue. A batch that fails is run again caller by caller, so one
+// caller's bad item fails only that caller.
 func (b *Batcher[In, Out]) runBatch(queue []*batchRequest[In, Out]) []*batchRequest[In, Out] {
-	var items []In
-	var parts []part[In, Out]
+	live := queue[:0]
 	for _, r := range queue {
-		room := b.maxBatch - len(items)
-		if room == 0 {
-			break
+		if r.cancelled.Load() {
+			close(r.done) // nobody waits on it; its rest never runs
+			continue
 		}
-		end := min(len(r.items), r.next+room)
-		parts = append(parts, part[In, Out]{r, r.next, end})
-		items = append(items, r.items[r.next:end]...)
-		r.pending += end - r.next
-		r.next = end
+		live = append(live, r)
 	}
-	outs, err := b.run(items)
-	if err == nil && len(outs) != len(items) {
-		err = errors.New("model returned a result count unlike its input count")
+	queue = live
+	if len(queue) == 0 {
+		return queue
 	}
-	off := 0
+	var parts []part[In, Out]
+	room := b.maxBatch
+	share := max(1, room/len(queue))
+	for pass := 0; room > 0 && pass < 2; pass++ {
+		for _, r := range queue {
+			if room == 0 {
+				break
+			}
+			take := min(len(r.items)-r.next, room)
+			if pass == 0 {
+				take = min(take, share)
+			}
+			if take <= 0 {
+				continue
+			}
+			parts = append(parts, part[In, Out]{r, r.next, r.next + take})
+			r.next += take
+			r.pending += take
+			room -= take
+		}
+	}
+	var items []In
 	for _, p := range parts {
-		n := p.end - p.start
-		if err != nil {
-			p.req.err = err
-		} else {
-			copy(p.req.out[p.start:p.end], outs[off:off+n])
-		}
-		off += n
-		p.req.pending -= n
+		items = append(items, p.req.items[p.start:p.end]...)
 	}
-	b.statsMu.Lock()
-	b.stats.Batches++
-	b.stats.Items += len(items)
-	b.statsMu.Unlock()
+	outs, err := b.runItems(items)
+	if err != nil && len(parts) > 1 {
+		// Isolate the failure: each caller's items alone.
+		for _, p := range parts {
+			o, perr := b.runItems(p.req.items[p.start:p.end])
+			b.route(p, o, perr)
+		}
+	} else {
+		off := 0
+		for _, p := range parts {
+			n := p.end - p.start
+			var o []Out
+			if err == nil {
+				o = outs[off : off+n]
+			}
+			b.route(p, o, err)
+			off += n
+		}
+	}
 	// Finish the requests that have all their results, or an error.
 	rest := queue[:0]
 	for _, r := range queue {
-		finished := r.pending == 0 && (r.next == len(r.items) || r.err != nil)
-		if finished {
+		if r.pending == 0 && (r.next == len(r.items) || r.err != nil) {
 			close(r.done)
 			continue
 		}
 		rest = append(rest, r)
 	}
 	return rest
+}
+
+func (b *Batcher[In, Out]) runItems(items []In) ([]Out, error) {
+	outs, err := b.run(items)
+	if err == nil && len(outs) != len(items) {
+		err = errors.New("model returned a result count unlike its input count")
+	}
+	b.statsMu.Lock()
+	b.stats.Batches++
+	b.stats.Items += len(items)
+	b.statsMu.Unlock()
+	return outs, err
+}
+
+func (b *Batcher[In, Out]) route(p part[In, Out], outs []Out, err error) {
+	if err != nil {
+		p.req.err = err
+	} else {
+		copy(p.req.out[p.start:p.end], outs)
+	}
+	p.req.pending -= p.end - p.start
 }

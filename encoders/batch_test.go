@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -147,4 +148,59 @@ func newSpeech(t *testing.T) *Speech {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// A caller that gives up stops its items that have not run yet, and a long
+// request does not hold a short one up behind it.
+func TestBatcherCancellationAndFairness(t *testing.T) {
+	t.Parallel()
+	var ran atomic.Int64
+	b := NewBatcher(4, 0, func(items []int) ([]int, error) {
+		time.Sleep(2 * time.Millisecond)
+		ran.Add(int64(len(items)))
+		return items, nil
+	})
+	defer b.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	long := make(chan error, 1)
+	go func() {
+		_, err := b.Do(ctx, make([]int, 400))
+		long <- err
+	}()
+	time.Sleep(10 * time.Millisecond)
+	start := time.Now()
+	if got, err := b.Do(t.Context(), []int{7}); err != nil || got[0] != 7 {
+		t.Fatalf("short caller: %v %v", got, err)
+	}
+	if waited := time.Since(start); waited > 100*time.Millisecond {
+		t.Errorf("a one-item caller waited %s behind a 400-item one", waited)
+	}
+	cancel()
+	if err := <-long; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled caller: %v", err)
+	}
+	time.Sleep(30 * time.Millisecond)
+	if n := ran.Load(); n >= 400 {
+		t.Errorf("%d items ran: the cancelled caller's rest ran anyway", n)
+	}
+}
+
+// One caller's bad item fails that caller, not the others in its batch.
+func TestBatcherIsolatesFailures(t *testing.T) {
+	t.Parallel()
+	b := NewBatcher(8, 20*time.Millisecond, func(items []int) ([]int, error) {
+		if slices.Contains(items, -1) {
+			return nil, errors.New("bad item")
+		}
+		return items, nil
+	})
+	defer b.Close()
+	var wg sync.WaitGroup
+	var goodErr, badErr error
+	wg.Go(func() { _, goodErr = b.Do(t.Context(), []int{1, 2, 3}) })
+	wg.Go(func() { _, badErr = b.Do(t.Context(), []int{4, -1}) })
+	wg.Wait()
+	if goodErr != nil || badErr == nil {
+		t.Errorf("good caller: %v; bad caller: %v", goodErr, badErr)
+	}
 }

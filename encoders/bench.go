@@ -255,7 +255,7 @@ func benchVAD(cfg BenchConfig, samples []float32) (BenchRow, error) {
 		return BenchRow{}, err
 	}
 	enc, allocs, err := measure(cfg.MinTime, n, func() error {
-		_, err := v.Probabilities(samples)
+		_, err := v.Probabilities(context.Background(), samples)
 		return err
 	})
 	if err != nil {
@@ -279,7 +279,12 @@ func benchOCR(cfg BenchConfig) (BenchRow, []BenchRow, error) {
 		return BenchRow{}, nil, fmt.Errorf("the benchmark frame has no text")
 	}
 	// Detection: the bare call on the tensor detect prepares.
-	dw, dh := max(32, int(math.Round(float64(w)/32))*32), max(32, int(math.Round(float64(h)/32))*32)
+	ratio := 1.0
+	if m := max(w, h); m > o.cfg.LimitSide {
+		ratio = float64(o.cfg.LimitSide) / float64(m)
+	}
+	dw := max(32, int(math.Round(float64(w)*ratio/32))*32)
+	dh := max(32, int(math.Round(float64(h)*ratio/32))*32)
 	detT, err := ort.NewTensor(ort.NewShape(1, 3, int64(dh), int64(dw)), make([]float32, 3*dw*dh))
 	if err != nil {
 		return BenchRow{}, nil, err

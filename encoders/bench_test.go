@@ -1,6 +1,7 @@
 package encoders
 
 import (
+	"context"
 	"image"
 	"testing"
 )
@@ -42,7 +43,7 @@ func BenchmarkVAD10s(b *testing.B) {
 	samples := benchTone(10)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := v.Probabilities(samples); err != nil {
+		if _, err := v.Probabilities(context.Background(), samples); err != nil {
 			b.Fatal(err)
 		}
 	}

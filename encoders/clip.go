@@ -359,6 +359,11 @@ func matchIO(kind string, have []ort.InputOutputInfo, w ioWant) error {
 			return fmt.Errorf("%s %q has shape %v, want %s", kind, w.name, h.Dimensions, shapeString(w.shape))
 		}
 	}
+	// Frames and queries are batched: an export with a fixed batch size
+	// would load, then fail on the first batch of two.
+	if d := h.Dimensions[0]; d > 0 && w.shape[0] < 0 {
+		return fmt.Errorf("%s %q has a fixed batch size of %d (shape %v): export it with a dynamic batch axis", kind, w.name, d, h.Dimensions)
+	}
 	return nil
 }
 
@@ -438,7 +443,14 @@ func (c *CLIP) EmbedTexts(texts []string) ([][]float32, error) {
 		return nil, nil
 	}
 	n, l := int64(len(texts)), int64(c.spec.ContextLength)
-	ids, mask := c.tok.batch(texts, c.spec.ContextLength)
+	// BPE costs more than linear time in a word's length, and only the
+	// first ContextLength tokens are used: a text is cut well before
+	// that many tokens could need it.
+	capped := make([]string, len(texts))
+	for i, t := range texts {
+		capped[i] = truncateRunes(t, 16*c.spec.ContextLength)
+	}
+	ids, mask := c.tok.batch(capped, c.spec.ContextLength)
 	idT, err := ort.NewTensor(ort.NewShape(n, l), ids)
 	if err != nil {
 		return nil, &Error{Model: c.Space(), Op: "text tower", Err: err}
@@ -558,4 +570,15 @@ func clipPixels(dst []float32, img Image, s int, mean, std []float32) {
 			put(x, y, row[4*x], row[4*x+1], row[4*x+2])
 		}
 	}
+}
+
+func truncateRunes(s string, n int) string {
+	i := 0
+	for pos := range s {
+		if i == n {
+			return s[:pos]
+		}
+		i++
+	}
+	return s
 }

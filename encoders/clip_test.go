@@ -135,6 +135,8 @@ func TestCLIPLoadErrors(t *testing.T) {
 			op: "load text model text.onnx", want: []string{`output "text_embeds" is 8 wide`, "spec's dim is 16"}},
 		{name: "image size mismatch", spec: func(s *CLIPSpec) { s.ImageSize = 336 },
 			op: "load image model image.onnx", want: []string{`input "pixel_values" has shape [-1 3 224 224], want [N,3,336,336]`}},
+		{name: "fixed batch size", opts: tinyOpts{FixedBatch: 1},
+			op: "load image model image.onnx", want: []string{"fixed batch size of 1", "dynamic batch axis"}},
 		{name: "float16 input", opts: tinyOpts{ImageInputType: 10},
 			op: "load image model image.onnx", want: []string{`input "pixel_values" holds`, "want"}},
 		{name: "context length mismatch", spec: func(s *CLIPSpec) { s.ContextLength = 64 },

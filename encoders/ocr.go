@@ -67,6 +67,7 @@ const (
 	recHeight   = 48
 	recMaxWidth = 960 // a wider crop is squeezed: lines longer than 20:1 are rare
 	recClasses  = 6625
+	recBatch    = 6 // lines per recogniser call
 )
 
 // LoadOCR opens the detector and recogniser from modelsDir.
@@ -134,9 +135,39 @@ func (o *OCR) Read(rgb []byte, w, h int) ([]TextLine, error) {
 	if len(boxes) == 0 {
 		return nil, nil
 	}
-	lines, err := o.recognize(rgb, w, h, boxes)
-	if err != nil {
-		return nil, &Error{Model: ModelOCR, Op: "recognize", Err: err}
+	// Recognise in small batches of lines of similar width, as PaddleOCR
+	// does: one batch of every line padded to the widest would cost
+	// memory in the hundreds of megabytes on a text-heavy frame.
+	order := make([]int, len(boxes))
+	for i := range order {
+		order[i] = i
+	}
+	aspect := func(b image.Rectangle) float64 { return float64(b.Dx()) / float64(b.Dy()) }
+	sort.SliceStable(order, func(i, j int) bool { return aspect(boxes[order[i]]) < aspect(boxes[order[j]]) })
+	read := make(map[int]TextLine, len(boxes))
+	for start := 0; start < len(order); start += recBatch {
+		idx := order[start:min(start+recBatch, len(order))]
+		batch := make([]image.Rectangle, len(idx))
+		for i, k := range idx {
+			batch[i] = boxes[k]
+		}
+		got, err := o.recognize(rgb, w, h, batch)
+		if err != nil {
+			return nil, &Error{Model: ModelOCR, Op: "recognize", Err: err}
+		}
+		for _, l := range got {
+			for _, k := range idx {
+				if boxes[k] == l.Box {
+					read[k] = l
+				}
+			}
+		}
+	}
+	var lines []TextLine
+	for k := range boxes { // reading order
+		if l, ok := read[k]; ok {
+			lines = append(lines, l)
+		}
 	}
 	return lines, nil
 }

@@ -202,6 +202,14 @@ func newSession(path string, inputs, outputs []string, cfg SessionConfig) (*ort.
 	defer opts.Destroy()
 	s, err := ort.NewDynamicAdvancedSession(path, inputs, outputs, opts)
 	if err != nil && cfg.Provider != "" && cfg.Provider != "cpu" {
+		// Blame the provider only if the model opens on the CPU.
+		cpu := cfg
+		cpu.Provider = ""
+		if cs, cerr := newSession(path, inputs, outputs, cpu); cerr != nil {
+			return nil, cerr
+		} else {
+			cs.Destroy()
+		}
 		return nil, providerError(cfg.Provider, err)
 	}
 	return s, err

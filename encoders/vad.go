@@ -1,6 +1,7 @@
 package encoders
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -48,7 +49,7 @@ type SpeechProb struct {
 
 // Probabilities returns the speech probability of every whole 32 ms chunk
 // of samples (16 kHz mono in [-1, 1]), in order.
-func (v *VAD) Probabilities(samples []float32) ([]SpeechProb, error) {
+func (v *VAD) Probabilities(ctx context.Context, samples []float32) ([]SpeechProb, error) {
 	n := len(samples) / VADChunk
 	out := make([]SpeechProb, 0, n)
 	if n == 0 {
@@ -88,6 +89,11 @@ func (v *VAD) Probabilities(samples []float32) ([]SpeechProb, error) {
 	}
 	chunk := time.Duration(VADChunk) * time.Second / SpeechRate
 	for i := range n {
+		if i%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		copy(x, samples[i*VADChunk:(i+1)*VADChunk])
 		if err := v.s.Run([]ort.Value{in, sr, ht, ct}, []ort.Value{pt, hn, cn}); err != nil {
 			return nil, &Error{Model: ModelVAD, Op: "run", Err: fmt.Errorf("chunk %d: %w", i, err)}

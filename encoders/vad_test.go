@@ -43,7 +43,7 @@ func TestVADTellsSpeechFromTonesAndNoise(t *testing.T) {
 	silence := make([]float32, 3*SpeechRate)
 
 	mean := func(s []float32) float32 {
-		probs, err := v.Probabilities(s)
+		probs, err := v.Probabilities(t.Context(), s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,8 +65,8 @@ func TestVADTellsSpeechFromTonesAndNoise(t *testing.T) {
 	}
 	// The state carries across chunks: the same audio gives the same
 	// probabilities on every run.
-	a, _ := v.Probabilities(speech)
-	b, _ := v.Probabilities(speech)
+	a, _ := v.Probabilities(t.Context(), speech)
+	b, _ := v.Probabilities(t.Context(), speech)
 	for i := range a {
 		if a[i].P != b[i].P {
 			t.Fatalf("chunk %d: %v then %v", i, a[i].P, b[i].P)

@@ -17,10 +17,10 @@ import (
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(stderr, "Usage: mediavec bench decode|index|encoders [flags]\n\nBenchmarks:\n  decode   go-astiav decode and sampling against the ffmpeg CLI on the same clip\n  index    the embedded index: upserts/s and top-10 latency at 100k and 1M points, against a plain Go loop\n  encoders every ONNX encoder at batch 1 and larger, against bare session calls on the same tensors")
+			fmt.Fprintln(stderr, "Usage: mediavec bench decode|index|encoders|pipeline [flags]\n\nBenchmarks:\n  decode   go-astiav decode and sampling against the ffmpeg CLI on the same clip\n  index    the embedded index: upserts/s and top-10 latency at 100k and 1M points, against a plain Go loop\n  encoders every ONNX encoder at batch 1 and larger, against bare session calls on the same tensors\n  pipeline each stage's CPU time alone against the whole pipeline's wall time, on generated 720p clips")
 			return nil
 		}
-		return fmt.Errorf("%w: want a benchmark: decode, index or encoders", errUsage)
+		return fmt.Errorf("%w: want a benchmark: decode, index, encoders or pipeline", errUsage)
 	}
 	switch args[0] {
 	case "decode":
@@ -29,8 +29,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runBenchIndex(ctx, args[1:], stdout, stderr)
 	case "encoders":
 		return runBenchEncoders(ctx, args[1:], stdout, stderr)
+	case "pipeline":
+		return runBenchPipeline(ctx, args[1:], stdout, stderr)
 	}
-	return fmt.Errorf("%w: unknown benchmark %q (have: decode, index, encoders)", errUsage, args[0])
+	return fmt.Errorf("%w: unknown benchmark %q (have: decode, index, encoders, pipeline)", errUsage, args[0])
 }
 
 func runBenchDecode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -131,4 +133,28 @@ func runBenchEncoders(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	fmt.Fprintf(stdout, "largest encoder overhead over the bare session calls: %+.1f%% (goal ≤ 10%%)\n", 100*worst)
 	return nil
+}
+
+func runBenchPipeline(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench pipeline", "bench pipeline [flags]", stderr)
+	models := fs.String("models", encoders.DefaultModelsDir(), "models folder")
+	ortLib := fs.String("ort-lib", encoders.DefaultORTLib(), "ONNX Runtime shared library")
+	clips := fs.Int("clips", 6, "generated clips")
+	seconds := fs.Int("seconds", 10, "length of each clip")
+	size := fs.String("size", "1280x720", "size of the clips")
+	concurrency := fs.Int("concurrency", 0, "jobs in flight in the pipeline (default: the cores)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	w, h, ok := strings.Cut(*size, "x")
+	wi, err1 := strconv.Atoi(w)
+	hi, err2 := strconv.Atoi(h)
+	if !ok || err1 != nil || err2 != nil {
+		return fmt.Errorf("%w: --size must be WxH", errUsage)
+	}
+	if err := encoders.InitRuntime(*ortLib); err != nil {
+		return err
+	}
+	_, err := bench.Pipeline(ctx, bench.PipelineConfig{Clips: *clips, Seconds: *seconds, Width: wi, Height: hi, Concurrency: *concurrency, ModelsDir: *models}, stdout)
+	return err
 }

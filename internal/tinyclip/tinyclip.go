@@ -75,6 +75,7 @@ type Opts struct {
 	ImageInputType  onnxgraph.DataType
 	Tokenizer       string // default TokenizerJSON
 	SkipImageOutput bool
+	FixedBatch      int // a fixed batch size in the image tower's input (0: dynamic)
 }
 
 // ImageGraph is the image tower: pixel_values [N,3,S,S] → per-channel
@@ -107,7 +108,7 @@ func ImageGraph(o Opts) onnxgraph.Model {
 	return onnxgraph.Model{Graph: onnxgraph.Graph{
 		Name:         "tiny_image_tower",
 		Nodes:        nodes,
-		Inputs:       []onnxgraph.Value{{Name: "pixel_values", Type: o.ImageInputType, Shape: []int64{-1, 3, s, s}}},
+		Inputs:       []onnxgraph.Value{{Name: "pixel_values", Type: o.ImageInputType, Shape: []int64{batch(o), 3, s, s}}},
 		Outputs:      []onnxgraph.Value{{Name: o.ImageOutput, Type: onnxgraph.Float32, Shape: []int64{-1, int64(o.Dim)}}},
 		Initializers: []onnxgraph.Tensor{{Name: "W", Dims: []int64{3, int64(o.Dim)}, Floats: flat}},
 	}}
@@ -189,4 +190,11 @@ func WriteModelsDir(modelsDir, name string) error {
 		"license": "test fixture", "source": "internal/tinyclip",
 	}, "", "  ")
 	return os.WriteFile(filepath.Join(dir, "clip.json"), spec, 0o644)
+}
+
+func batch(o Opts) int64 {
+	if o.FixedBatch > 0 {
+		return int64(o.FixedBatch)
+	}
+	return -1
 }
