@@ -40,6 +40,9 @@ type Embedded struct {
 
 	writeMu  sync.Mutex // serialises log appends and manifest changes
 	mu       sync.RWMutex
+	queueMu  sync.Mutex      // guards queue
+	queue    []*pendingWrite // writes waiting for the next group commit
+	syncs    int             // log appends (each one fsync), for tests
 	manifest manifest
 	cols     map[string]*collection
 	closed   bool
@@ -380,27 +383,79 @@ func (e *Embedded) write(ctx context.Context, collection string, rec record) err
 	}
 	rec.Points = clean
 
+	// Group commit: the write joins the queue; whoever holds writeMu next
+	// logs every queued write, one append and one fsync per collection,
+	// so concurrent jobs share the fsync that makes their points durable.
+	w := &pendingWrite{collection: collection, rec: rec}
+	e.queueMu.Lock()
+	e.queue = append(e.queue, w)
+	e.queueMu.Unlock()
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
+	if !w.done {
+		e.commit()
+	}
+	return w.err
+}
+
+// pendingWrite is one write waiting for the group commit.
+type pendingWrite struct {
+	collection string
+	rec        record
+	done       bool
+	err        error
+}
+
+// commit logs and applies every queued write. Callers hold writeMu.
+func (e *Embedded) commit() {
+	e.queueMu.Lock()
+	batch := e.queue
+	e.queue = nil
+	e.queueMu.Unlock()
+	byColl := map[*collection][]*pendingWrite{}
+	var order []*collection
 	e.mu.RLock()
-	c, err := e.collection(collection)
-	e.mu.RUnlock()
-	if err != nil {
-		return err
-	}
-	for i := range clean {
-		if err := c.check(&clean[i]); err != nil {
-			return err
+	for _, w := range batch {
+		w.done = true
+		c, err := e.collection(w.collection)
+		if err == nil {
+			for i := range w.rec.Points {
+				if err = c.check(&w.rec.Points[i]); err != nil {
+					break
+				}
+			}
 		}
+		if err != nil {
+			w.err = err
+			continue
+		}
+		if byColl[c] == nil {
+			order = append(order, c)
+		}
+		byColl[c] = append(byColl[c], w)
 	}
-	// Log first, then apply: a point visible to queries is always on disk.
-	if err := c.append(rec); err != nil {
-		return fmt.Errorf("write log: %w", err)
+	e.mu.RUnlock()
+	for _, c := range order {
+		ws := byColl[c]
+		recs := make([]record, len(ws))
+		for i, w := range ws {
+			recs[i] = w.rec
+		}
+		// Log first, then apply: a point visible to queries is always on
+		// disk.
+		e.syncs++
+		if err := c.append(recs...); err != nil {
+			for _, w := range ws {
+				w.err = fmt.Errorf("write log: %w", err)
+			}
+			continue
+		}
+		e.mu.Lock()
+		for _, r := range recs {
+			c.apply(r)
+		}
+		e.mu.Unlock()
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	c.apply(rec)
-	return nil
 }
 
 // Get returns points by id, vectors included.
@@ -810,18 +865,22 @@ func (c *collection) replay(r io.Reader, size int64) (int64, error) {
 // maxRecord bounds one log record; Upsert splits larger writes.
 const maxRecord = 1 << 30
 
-func (c *collection) append(rec record) error {
-	body, err := encodeRecord(rec)
-	if err != nil {
-		return err
+// append logs records with one write and one fsync: all of them are on
+// disk when it returns, or none.
+func (c *collection) append(recs ...record) error {
+	var buf []byte
+	for _, rec := range recs {
+		body, err := encodeRecord(rec)
+		if err != nil {
+			return err
+		}
+		if len(body) > maxRecord {
+			return fmt.Errorf("%w: a write of %d bytes is over the %d-byte record limit; write fewer points at once", ErrBadPoint, len(body), maxRecord)
+		}
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(body)))
+		buf = binary.LittleEndian.AppendUint32(buf, crc32.ChecksumIEEE(body))
+		buf = append(buf, body...)
 	}
-	if len(body) > maxRecord {
-		return fmt.Errorf("%w: a write of %d bytes is over the %d-byte record limit; write fewer points at once", ErrBadPoint, len(body), maxRecord)
-	}
-	buf := make([]byte, headerSize+len(body))
-	binary.LittleEndian.PutUint32(buf[0:4], uint32(len(body)))
-	binary.LittleEndian.PutUint32(buf[4:8], crc32.ChecksumIEEE(body))
-	copy(buf[headerSize:], body)
 	start, err := c.log.Seek(0, io.SeekCurrent)
 	if err != nil {
 		return err

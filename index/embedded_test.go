@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 var testSchema = Schema{Dense: map[string]int{"s": 2, "t": 3}}
@@ -492,5 +493,52 @@ func TestCorruptRecordMidLogRefusesToOpen(t *testing.T) {
 	os.WriteFile(path, b, 0o644)
 	if _, err := OpenEmbedded(dir); err == nil || !strings.Contains(err.Error(), "corrupt") {
 		t.Errorf("open with a corrupt first record: %v", err)
+	}
+}
+
+// Writes that arrive while another is being logged share its successor's
+// single append and fsync (group commit), and each still gets its own
+// result.
+func TestGroupCommit(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	e := open(t, t.TempDir())
+	e.writeMu.Lock() // a commit in progress
+	before := e.syncs
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range errs {
+		wg.Go(func() {
+			p := seg(fmt.Sprint("g", i), "s", 0, 1, float32(i))
+			if i == 5 {
+				p = seg("bad", "s", 0, 1, 2, 3) // wrong dimension
+			}
+			errs[i] = e.ReplaceVideo(ctx, Segments, p.Payload.VideoID, []Point{p})
+		})
+	}
+	for {
+		e.queueMu.Lock()
+		n := len(e.queue)
+		e.queueMu.Unlock()
+		if n == len(errs) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	e.writeMu.Unlock()
+	wg.Wait()
+	for i, err := range errs[:5] {
+		if err != nil {
+			t.Errorf("write %d: %v", i, err)
+		}
+	}
+	if errs[5] == nil {
+		t.Error("the bad write in the group succeeded")
+	}
+	if got := e.syncs - before; got != 1 {
+		t.Errorf("%d appends for 5 queued writes, want 1", got)
+	}
+	if n, _ := e.Count(ctx, Segments, Filter{}); n != 5 {
+		t.Errorf("%d points, want 5", n)
 	}
 }

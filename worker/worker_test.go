@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -356,4 +358,83 @@ func TestExactReuploadIsADuplicate(t *testing.T) {
 	if st := h.wait(t, "copy", queue.StateIndexed, queue.StateDuplicate); st.State != queue.StateIndexed {
 		t.Errorf("with reprocess: %s, want indexed", st.Line())
 	}
+}
+
+// A thousand jobs published at once are all processed, none lost, while
+// the worker holds only as many as it runs (heap and unacknowledged jobs
+// stay bounded), and the throughput is printed.
+func TestThousandJobsLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a thousand jobs; skipped in -short mode")
+	}
+	h := setup(t, queue.Topology{MaxAttempts: 5})
+	ctx := t.Context()
+	src := queue.FileURL(clips.MakeT(t, t.TempDir(), clips.Spec{Name: "tiny", Video: "testsrc2", Seconds: 0.5, Width: 64, Height: 48}))
+	const n = 1000
+	for i := range n {
+		job := queue.Job{VideoID: fmt.Sprintf("load-%04d", i), Source: src, Spaces: []string{encoders.SpaceFrameDCT}, Reprocess: true}
+		if _, err := queue.Submit(ctx, h.js, h.statuses, job, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var peakHeap uint64
+	var peakAckPending int
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var ms runtime.MemStats
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			runtime.ReadMemStats(&ms)
+			peakHeap = max(peakHeap, ms.HeapAlloc)
+			if info, err := h.lanes.Upload.Info(ctx); err == nil {
+				peakAckPending = max(peakAckPending, info.NumAckPending)
+			}
+		}
+	}()
+	start := time.Now()
+	h.run(t)
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		info, err := h.lanes.Upload.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.NumPending == 0 && info.NumAckPending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d jobs pending and %d in flight after 5 minutes", info.NumPending, info.NumAckPending)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	close(stop)
+	<-sampled
+	indexed := 0
+	for i := range n {
+		if st, err := h.statuses.Get(ctx, fmt.Sprintf("load-%04d", i)); err == nil && st.State == queue.StateIndexed {
+			indexed++
+		}
+	}
+	if indexed != n {
+		t.Errorf("%d of %d jobs indexed", indexed, n)
+	}
+	if got, _ := h.store.Count(ctx, index.Videos, index.Filter{}); got != n {
+		t.Errorf("%d video points, want %d", got, n)
+	}
+	if len(h.deadLetters(t)) != 0 {
+		t.Error("dead letters under load")
+	}
+	if peakAckPending > 1 || peakHeap > 256<<20 {
+		t.Errorf("unbounded: up to %d jobs taken at once (one worker slot), peak heap %d MiB", peakAckPending, peakHeap>>20)
+	}
+	fmt.Printf("load: %d jobs in %.1fs, %.1f jobs/s; peak heap %d MiB, at most %d job(s) unacknowledged\n",
+		n, elapsed.Seconds(), float64(n)/elapsed.Seconds(), peakHeap>>20, peakAckPending)
+	t.Logf("%d jobs in %s (%.1f jobs/s), peak heap %d MiB", n, elapsed, float64(n)/elapsed.Seconds(), peakHeap>>20)
 }
