@@ -35,6 +35,7 @@ import (
 //	                               or JSON SearchRequest (like, text, vector)
 //	GET  /healthz                  the process is alive
 //	GET  /readyz                   the process can serve (Ready returns nil)
+//	GET  /metrics                  Prometheus metrics, when Metrics is set
 //
 // With Token set, every /v1/ route needs "Authorization: Bearer TOKEN".
 type API struct {
@@ -49,6 +50,9 @@ type API struct {
 	Ready func() error
 	// Token, when set, is the bearer token every /v1/ request must carry.
 	Token string
+	// Metrics, when set, serves GET /metrics (no token: scrapers and
+	// probes stay outside the API's auth).
+	Metrics http.Handler
 	// MaxUpload is the largest query file accepted, in bytes. Defaults to
 	// 256 MiB.
 	MaxUpload int64
@@ -79,6 +83,9 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/spaces", a.auth(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"spaces": a.Searcher.Spaces()})
 	}))
+	if a.Metrics != nil {
+		mux.Handle("GET /metrics", a.Metrics)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -26,6 +26,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"up", "run everything on this machine: embedded NATS, index, workers, HTTP API", runUp},
+		{"api", "serve the HTTP API and search page for a fleet (existing NATS and Qdrant)", runAPI},
 		{"worker", "process jobs from an existing NATS into Qdrant (a fleet's worker)", runWorker},
 		{"submit", "queue videos for indexing; prints one video id per line", runSubmit},
 		{"status", "print a video's state (queued, processing, indexed, failed: …)", runStatus},

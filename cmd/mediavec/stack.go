@@ -16,6 +16,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mediavec/mediavec/analyze"
 	"github.com/mediavec/mediavec/decode"
@@ -42,6 +45,10 @@ type stackConfig struct {
 	Topology   queue.Topology
 	// APIToken, when set, is the bearer token the API requires.
 	APIToken string
+	// Connect, when set, connects to an existing NATS (mediavec api)
+	// instead of starting the embedded server; with Qdrant set too, the
+	// stack keeps nothing in DataDir but thumbnails.
+	Connect func() (*nats.Conn, error)
 	// ThumbsDir holds the frame thumbnails; defaults to DataDir/thumbs.
 	// A fleet points every process at one shared folder.
 	ThumbsDir string
@@ -61,6 +68,7 @@ type stack struct {
 	statuses *queue.Statuses
 	idx      index.Index
 	models   *encoders.Set
+	reg      *prometheus.Registry
 	http     *http.Server
 	httpURL  string
 	requests sync.WaitGroup     // HTTP handlers running
@@ -104,36 +112,16 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	}
 	s.closers = append(s.closers, func() { s.models.Close() })
 
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("data folder: %w", err)
+	if cfg.Connect != nil {
+		if s.nc, err = cfg.Connect(); err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, s.nc.Close)
+	} else {
+		if err := s.startEmbeddedNATS(cfg); err != nil {
+			return nil, err
+		}
 	}
-	if s.lock, err = lockDataDir(cfg.DataDir); err != nil {
-		return nil, err
-	}
-	s.closers = append(s.closers, func() { s.lock.Close() })
-
-	host, portStr, err := net.SplitHostPort(cfg.NATSListen)
-	if err != nil {
-		return nil, fmt.Errorf("nats listen address %q: %w", cfg.NATSListen, err)
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil {
-		return nil, fmt.Errorf("nats listen address %q: %w", cfg.NATSListen, err)
-	}
-	if port == 0 {
-		port = -1 // any free port
-	}
-	s.nats, err = queue.StartEmbedded(queue.EmbeddedConfig{StoreDir: filepath.Join(cfg.DataDir, "jetstream"), Host: host, Port: port})
-	if err != nil {
-		return nil, err
-	}
-	s.closers = append(s.closers, s.nats.Shutdown)
-
-	s.nc, err = nats.Connect(s.nats.ClientURL(), nats.Name("mediavec up"), nats.MaxReconnects(-1))
-	if err != nil {
-		return nil, fmt.Errorf("connect to embedded nats: %w", err)
-	}
-	s.closers = append(s.closers, s.nc.Close)
 	s.js, err = jetstream.New(s.nc)
 	if err != nil {
 		return nil, err
@@ -181,6 +169,7 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		Index:    s.idx,
 		Thumbs:   thumbStore,
 		Token:    cfg.APIToken,
+		Metrics:  promhttp.HandlerFor(s.registry(), promhttp.HandlerOpts{}),
 		Ready: func() error {
 			if !s.nc.IsConnected() {
 				return errors.New("nats not connected")
@@ -216,6 +205,8 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		wcfg.Concurrency = cfg.Workers
 		wcfg.Logger = cfg.Logger
 		wcfg.Thumbs = thumbStore
+		wcfg.Metrics = worker.NewMetrics(s.registry())
+		worker.RegisterBatcher(s.registry(), encoders.SpaceAudioSpeech, s.models.Speech.BatchStats)
 		if wcfg.Contents, err = queue.OpenContents(ctx, s.js); err != nil {
 			return nil, err
 		}
@@ -225,8 +216,53 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	return s, nil
 }
 
-// NATSURL is the embedded server's client URL.
-func (s *stack) NATSURL() string { return s.nats.ClientURL() }
+// registry is the stack's Prometheus registry: the Go and process
+// collectors, and the worker's metrics when it runs one.
+func (s *stack) registry() *prometheus.Registry {
+	if s.reg == nil {
+		s.reg = prometheus.NewRegistry()
+		s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	return s.reg
+}
+
+// startEmbeddedNATS locks the data folder and starts the embedded NATS
+// server on it.
+func (s *stack) startEmbeddedNATS(cfg stackConfig) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("data folder: %w", err)
+	}
+	var err error
+	if s.lock, err = lockDataDir(cfg.DataDir); err != nil {
+		return err
+	}
+	s.closers = append(s.closers, func() { s.lock.Close() })
+	host, portStr, err := net.SplitHostPort(cfg.NATSListen)
+	if err != nil {
+		return fmt.Errorf("nats listen address %q: %w", cfg.NATSListen, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return fmt.Errorf("nats listen address %q: %w", cfg.NATSListen, err)
+	}
+	if port == 0 {
+		port = -1 // any free port
+	}
+	s.nats, err = queue.StartEmbedded(queue.EmbeddedConfig{StoreDir: filepath.Join(cfg.DataDir, "jetstream"), Host: host, Port: port})
+	if err != nil {
+		return err
+	}
+	s.closers = append(s.closers, s.nats.Shutdown)
+	s.nc, err = nats.Connect(s.nats.ClientURL(), nats.Name("mediavec up"), nats.MaxReconnects(-1))
+	if err != nil {
+		return fmt.Errorf("connect to embedded nats: %w", err)
+	}
+	s.closers = append(s.closers, s.nc.Close)
+	return nil
+}
+
+// NATSURL is the client URL of the NATS the stack uses.
+func (s *stack) NATSURL() string { return s.nc.ConnectedUrl() }
 
 // Close stops the API, drains the workers, and closes the index and NATS.
 func (s *stack) Close() {

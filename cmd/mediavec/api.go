@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/mediavec/mediavec/decode"
+	"github.com/mediavec/mediavec/encoders"
+	"github.com/mediavec/mediavec/index"
+	"github.com/mediavec/mediavec/queue"
+)
+
+// runAPI serves the HTTP API and the search page for a fleet: submissions
+// and statuses through an existing NATS, queries through the same models
+// as the workers against Qdrant. It runs no worker.
+func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("api", "api --qdrant HOST:PORT [flags]", stderr)
+	nopts := natsConnFlags(fs)
+	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP API listen address (0.0.0.0:8080 in a container)")
+	qdrantAddr := fs.String("qdrant", "", "host:port of the Qdrant gRPC endpoint (required)")
+	qdrantKeyFile := fs.String("qdrant-api-key-file", "", "file holding the Qdrant API key (env MEDIAVEC_QDRANT_API_KEY sets it directly)")
+	qdrantTLS := fs.Bool("qdrant-tls", false, "connect to Qdrant over TLS")
+	thumbsDir := fs.String("thumbs", "/var/lib/mediavec/thumbs", "shared folder of frame thumbnails, the one the workers write")
+	tokenFile := fs.String("api-token-file", "", "file holding the bearer token the API requires (env MEDIAVEC_API_TOKEN sets it directly)")
+	models := fs.String("models", encoders.DefaultModelsDir(), "models folder")
+	ortLib := fs.String("ort-lib", encoders.DefaultORTLib(), "ONNX Runtime shared library")
+	provider := fs.String("provider", "cpu", "ONNX Runtime execution provider: cpu, cuda or tensorrt (self-tested at start)")
+	intraOp := fs.Int("intra-op-threads", 1, "threads one model inference may use")
+	replicas := fs.Int("replicas", 1, "replicas of every stream: the same value as the workers' (3 on a cluster)")
+	ackWait := fs.Duration("ack-wait", 30*time.Second, "the workers' --ack-wait (the topology is ensured with it)")
+	maxAttempts := fs.Int("max-attempts", 5, "the workers' --max-attempts")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *qdrantAddr == "" {
+		return fmt.Errorf("%w: the api needs --qdrant (mediavec up serves the embedded index)", errUsage)
+	}
+	scfg := encoders.SessionConfig{Provider: *provider, IntraOpThreads: *intraOp}
+	if err := scfg.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	token, err := secret(*tokenFile, "MEDIAVEC_API_TOKEN", "api token")
+	if err != nil {
+		return err
+	}
+	key, err := secret(*qdrantKeyFile, "MEDIAVEC_QDRANT_API_KEY", "qdrant api key")
+	if err != nil {
+		return err
+	}
+	if token == "" && !isLoopback(*httpAddr) {
+		fmt.Fprintf(stderr, "mediavec api: warning: the API listens on %s, beyond this machine, without a token (set --api-token-file)\n", *httpAddr)
+	}
+	log := slog.Default().With("api", hostname())
+	cfg := stackConfig{
+		HTTPAddr: *httpAddr, ModelsDir: *models, ORTLib: *ortLib, Session: scfg, APIToken: token, ThumbsDir: *thumbsDir,
+		Qdrant:   &index.QdrantConfig{Addr: *qdrantAddr, APIKey: key, TLS: *qdrantTLS},
+		Connect:  func() (*nats.Conn, error) { return nopts.connect("mediavec api "+hostname(), log) },
+		Topology: queue.Topology{Replicas: *replicas, AckWait: *ackWait, MaxAttempts: *maxAttempts},
+		Decode:   decode.Config{Threads: max(1, runtime.NumCPU()/2)},
+		Logger:   log,
+	}
+	s, err := startStack(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "mediavec api: on %s, NATS %s, Qdrant %s. SIGTERM stops.\n", s.httpURL, s.NATSURL(), *qdrantAddr)
+	<-ctx.Done()
+	s.Close()
+	return nil
+}
