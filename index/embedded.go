@@ -235,6 +235,17 @@ func (e *Embedded) Ensure(ctx context.Context, name string, schema Schema) error
 	return nil
 }
 
+// Schema returns a collection's schema.
+func (e *Embedded) Schema(ctx context.Context, collection string) (Schema, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	c, err := e.collection(collection)
+	if err != nil {
+		return Schema{}, err
+	}
+	return c.schema, nil
+}
+
 // SetAlias points alias at a collection.
 func (e *Embedded) SetAlias(ctx context.Context, alias, collection string) error {
 	e.writeMu.Lock()

@@ -20,6 +20,9 @@ type Index interface {
 	// existing one has it. A collection can gain no vector once created:
 	// a new model set goes into a new generation (see EnsureGeneration).
 	Ensure(ctx context.Context, collection string, schema Schema) error
+	// Schema returns the vectors a collection (or the one an alias points
+	// at) holds.
+	Schema(ctx context.Context, collection string) (Schema, error)
 	// SetAlias points alias at collection, atomically replacing what it
 	// pointed at before.
 	SetAlias(ctx context.Context, alias, collection string) error

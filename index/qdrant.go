@@ -439,6 +439,19 @@ func equalSchemas(a, b Schema) bool {
 }
 
 // info returns a collection's info; Qdrant resolves an alias.
+// Schema returns a collection's schema, read from its configuration.
+func (q *Qdrant) Schema(ctx context.Context, collection string) (Schema, error) {
+	info, err := q.info(ctx, collection)
+	if err != nil {
+		return Schema{}, err
+	}
+	s, problems := schemaOf(info.GetConfig().GetParams())
+	if len(problems) > 0 {
+		return s, fmt.Errorf("collection %s is not a mediavec collection:%s", collection, strings.Join(problems, ","))
+	}
+	return s, nil
+}
+
 func (q *Qdrant) info(ctx context.Context, name string) (*qdrant.CollectionInfo, error) {
 	var res *qdrant.GetCollectionInfoResponse
 	err := q.do(ctx, func(ctx context.Context) (err error) {

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"slices"
 	"time"
 
 	"github.com/mediavec/mediavec/analyze"
@@ -68,4 +69,38 @@ func Schemas(spaces []analyze.SpaceInfo) (segments, videos index.Schema) {
 		}
 	}
 	return s, s
+}
+
+// restrict keeps of each point the vectors schema holds (all of them for
+// the zero Schema) and drops points left without any.
+func restrict(pts []index.Point, schema index.Schema) []index.Point {
+	all := len(schema.Dense) == 0 && len(schema.Sparse) == 0
+	out := make([]index.Point, 0, len(pts))
+	for _, p := range pts {
+		if !all {
+			q := p
+			q.Vectors, q.Sparse = nil, nil
+			for name, v := range p.Vectors {
+				if _, ok := schema.Dense[name]; ok {
+					if q.Vectors == nil {
+						q.Vectors = map[string][]float32{}
+					}
+					q.Vectors[name] = v
+				}
+			}
+			for name, sv := range p.Sparse {
+				if slices.Contains(schema.Sparse, name) {
+					if q.Sparse == nil {
+						q.Sparse = map[string]index.SparseVector{}
+					}
+					q.Sparse[name] = sv
+				}
+			}
+			p = q
+		}
+		if len(p.Vectors) > 0 || len(p.Sparse) > 0 {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -31,6 +31,19 @@ type Store interface {
 	ReplaceVideo(ctx context.Context, collection, videoID string, points []index.Point) error
 }
 
+// Target is one generation of the two collections and what it holds.
+type Target struct {
+	Segments, Videos string
+	// Schema restricts the vectors written to those it names; the zero
+	// Schema writes every vector.
+	Schema index.Schema
+}
+
+// GenerationTarget is the target of generation n of both collections.
+func GenerationTarget(n int, schema index.Schema) Target {
+	return Target{Segments: index.Generation(index.Segments, n), Videos: index.Generation(index.Videos, n), Schema: schema}
+}
+
 // Config sets the pool. The zero value is usable.
 type Config struct {
 	// Concurrency is how many jobs run at once. Defaults to 2.
@@ -56,6 +69,11 @@ type Config struct {
 	Thumbs *thumbs.Store
 	// Metrics, when set, records jobs, stages and lanes.
 	Metrics *Metrics
+	// Targets are the collection pairs every job is written to, in order;
+	// defaults to the aliases "segments" and "videos". During a model
+	// rollout a worker writes its own generation and also the previous one
+	// (dual write), each getting the vectors its schema holds.
+	Targets []Target
 	// Contents, when set, turns on exact-duplicate detection: a job whose
 	// source has the content hash of a video already indexed with the same
 	// spaces is recorded as a duplicate of it instead of embedded again
@@ -86,6 +104,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if len(c.Targets) == 0 {
+		c.Targets = []Target{{Segments: index.Segments, Videos: index.Videos}}
 	}
 	return c
 }
@@ -297,9 +318,11 @@ func (w *Worker) run(ctx context.Context, job queue.Job, attempts int) (res *ana
 	if res.DuplicateOf != "" {
 		// An exact re-upload: it has no points of its own (and loses any
 		// it had from an earlier, different upload under this id).
-		for _, coll := range []string{index.Segments, index.Videos} {
-			if err := w.store.ReplaceVideo(ctx, coll, job.VideoID, nil); err != nil {
-				return nil, outcome{cause: queue.CauseIndex, err: err, transient: true}
+		for _, t := range w.cfg.Targets {
+			for _, coll := range []string{t.Segments, t.Videos} {
+				if err := w.store.ReplaceVideo(ctx, coll, job.VideoID, nil); err != nil {
+					return nil, outcome{cause: queue.CauseIndex, err: err, transient: true}
+				}
 			}
 		}
 		return res, outcome{}
@@ -312,15 +335,15 @@ func (w *Worker) run(ctx context.Context, job queue.Job, attempts int) (res *ana
 		}
 	}
 	segs, video := Points(job, res, time.Now().UTC())
-	if err := w.store.ReplaceVideo(ctx, index.Segments, job.VideoID, segs); err != nil {
-		return nil, outcome{cause: queue.CauseIndex, err: err, transient: true}
-	}
-	videos := []index.Point{video}
-	if len(video.Vectors) == 0 && len(video.Sparse) == 0 {
-		videos = nil // nothing to pool (no segment in any space): no video point
-	}
-	if err := w.store.ReplaceVideo(ctx, index.Videos, job.VideoID, videos); err != nil {
-		return nil, outcome{cause: queue.CauseIndex, err: err, transient: true}
+	for _, t := range w.cfg.Targets {
+		if err := w.store.ReplaceVideo(ctx, t.Segments, job.VideoID, restrict(segs, t.Schema)); err != nil {
+			return nil, outcome{cause: queue.CauseIndex, err: err, transient: true}
+		}
+		// No video point when there is nothing to pool (no segment in any
+		// space the target holds).
+		if err := w.store.ReplaceVideo(ctx, t.Videos, job.VideoID, restrict([]index.Point{video}, t.Schema)); err != nil {
+			return nil, outcome{cause: queue.CauseIndex, err: err, transient: true}
+		}
 	}
 	res.Timings["index"] = time.Since(t0)
 	if w.cfg.Contents != nil && res.ContentSHA256 != "" {

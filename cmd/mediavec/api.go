@@ -32,6 +32,7 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	ortLib := fs.String("ort-lib", encoders.DefaultORTLib(), "ONNX Runtime shared library")
 	provider := fs.String("provider", "cpu", "ONNX Runtime execution provider: cpu, cuda or tensorrt (self-tested at start)")
 	intraOp := fs.Int("intra-op-threads", 1, "threads one model inference may use")
+	generation := fs.Int("generation", 1, "the collections' generation to ensure (the aliases decide what queries read)")
 	replicas := fs.Int("replicas", 1, "replicas of every stream: the same value as the workers' (3 on a cluster)")
 	ackWait := fs.Duration("ack-wait", 30*time.Second, "the workers' --ack-wait (the topology is ensured with it)")
 	maxAttempts := fs.Int("max-attempts", 5, "the workers' --max-attempts")
@@ -58,7 +59,8 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	log := slog.Default().With("api", hostname())
 	cfg := stackConfig{
-		HTTPAddr: *httpAddr, ModelsDir: *models, ORTLib: *ortLib, Session: scfg, APIToken: token, ThumbsDir: *thumbsDir,
+		Generation: *generation,
+		HTTPAddr:   *httpAddr, ModelsDir: *models, ORTLib: *ortLib, Session: scfg, APIToken: token, ThumbsDir: *thumbsDir,
 		Qdrant:   &index.QdrantConfig{Addr: *qdrantAddr, APIKey: key, TLS: *qdrantTLS},
 		Connect:  func() (*nats.Conn, error) { return nopts.connect("mediavec api "+hostname(), log) },
 		Topology: queue.Topology{Replicas: *replicas, AckWait: *ackWait, MaxAttempts: *maxAttempts},

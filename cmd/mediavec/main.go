@@ -32,9 +32,11 @@ func commands() []command {
 		{"status", "print a video's state (queued, processing, indexed, failed: …)", runStatus},
 		{"search", "find videos similar to a video file or an indexed video", runSearch},
 		{"backfill", "queue a folder or a JSON-lines file of videos on the backfill lane (resumable)", runBackfill},
+		{"index", "list the index's collections, switch an alias to a generation, drop one", runIndex},
 		{"dlq", "list dead-lettered jobs, or replay them onto their lane", runDLQ},
 		{"probe", "print what decode sees in a video, as JSON", runProbe},
 		{"models", "list the encoders and verify their files", runModels},
+		{"health", "check a running worker's or api's health endpoint (the image's HEALTHCHECK)", runHealth},
 		{"bench", "benchmarks against a baseline in the same run (bench decode)", runBench},
 	}
 }

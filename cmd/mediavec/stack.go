@@ -45,6 +45,10 @@ type stackConfig struct {
 	Topology   queue.Topology
 	// APIToken, when set, is the bearer token the API requires.
 	APIToken string
+	// Generation is the collections' generation this process writes
+	// (default 1); AlsoWrite, when set, an older one it keeps up to date
+	// during a rollout.
+	Generation, AlsoWrite int
 	// Connect, when set, connects to an existing NATS (mediavec api)
 	// instead of starting the embedded server; with Qdrant set too, the
 	// stack keeps nothing in DataDir but thumbnails.
@@ -146,7 +150,11 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	models := analyze.Models{Speech: s.models.Speech, VAD: s.models.VAD, OCR: s.models.OCR, CLIP: s.models.CLIP}
 	analyzer := analyze.New(analyze.Config{Decode: cfg.Decode}, models)
 	segSchema, vidSchema := worker.Schemas(analyzer.Spaces())
-	if err := index.EnsureGeneration(ctx, s.idx, 1, segSchema, vidSchema); err != nil {
+	if cfg.Generation == 0 {
+		cfg.Generation = 1
+	}
+	targets, err := setupGenerations(ctx, s.idx, segSchema, vidSchema, cfg.Generation, cfg.AlsoWrite)
+	if err != nil {
 		return nil, err
 	}
 	if cfg.ThumbsDir == "" {
@@ -205,6 +213,7 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		wcfg.Concurrency = cfg.Workers
 		wcfg.Logger = cfg.Logger
 		wcfg.Thumbs = thumbStore
+		wcfg.Targets = targets
 		wcfg.Metrics = worker.NewMetrics(s.registry())
 		worker.RegisterBatcher(s.registry(), encoders.SpaceAudioSpeech, s.models.Speech.BatchStats)
 		if wcfg.Contents, err = queue.OpenContents(ctx, s.js); err != nil {

@@ -29,6 +29,8 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sampling := fs.String("sampling", "fps=1", "frame sampling policy: fps=N, keyframes or scenes[=THRESHOLD]")
 	decodeThreads := fs.Int("decode-threads", 0, "video decoder threads per job (default: cores ÷ workers)")
 	maxDuration := fs.Duration("max-duration", 2*time.Hour, "longest video accepted")
+	generation := fs.Int("generation", 1, "the collections' generation to write and create (segments_gN, videos_gN)")
+	alsoWrite := fs.Int("also-write-generation", 0, "during a rollout, also keep this older generation up to date; 0: none")
 	provider := fs.String("provider", "cpu", "ONNX Runtime execution provider: cpu, cuda or tensorrt (a GPU provider is self-tested at start; no silent fall-back to the CPU)")
 	device := fs.Int("device", 0, "GPU ordinal for --provider cuda or tensorrt")
 	intraOp := fs.Int("intra-op-threads", 1, "threads one model inference may use")
@@ -64,7 +66,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cfg := stackConfig{
 		DataDir: *data, HTTPAddr: *httpAddr, NATSListen: *natsListen, Workers: *workers,
-		ModelsDir: *models, ORTLib: *ortLib, APIToken: token, Qdrant: qcfg, ThumbsDir: *thumbsDir,
+		ModelsDir: *models, ORTLib: *ortLib, APIToken: token, Qdrant: qcfg, ThumbsDir: *thumbsDir, Generation: *generation, AlsoWrite: *alsoWrite,
 		Session: encoders.SessionConfig{Provider: *provider, Device: *device, IntraOpThreads: *intraOp, Optimization: *graphOpt},
 	}
 	if *roots != "" {

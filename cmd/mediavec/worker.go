@@ -115,6 +115,8 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	ackWait := fs.Duration("ack-wait", 30*time.Second, "how long a job may go without an ack or heartbeat before redelivery")
 	maxAttempts := fs.Int("max-attempts", 5, "deliveries a job gets before it is dead-lettered as exhausted")
 	drain := fs.Duration("drain-timeout", 30*time.Second, "on SIGTERM, how long jobs in flight may finish before they are released")
+	generation := fs.Int("generation", 1, "the collections' generation this worker writes (segments_gN, videos_gN); a new model set is a new generation")
+	alsoWrite := fs.Int("also-write-generation", 0, "during a rollout, also keep this older generation up to date (dual write); 0: none")
 	metricsAddr := fs.String("metrics", "127.0.0.1:9090", "address of /metrics, /healthz and /readyz (\"\": none)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -180,10 +182,11 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	analyzer := analyze.New(analyze.Config{Decode: dcfg}, analyze.Models{Speech: set.Speech, VAD: set.VAD, OCR: set.OCR, CLIP: set.CLIP})
 	segSchema, vidSchema := worker.Schemas(analyzer.Spaces())
-	if err := index.EnsureGeneration(ctx, ix, 1, segSchema, vidSchema); err != nil {
+	targets, err := setupGenerations(ctx, ix, segSchema, vidSchema, *generation, *alsoWrite)
+	if err != nil {
 		return err
 	}
-	wcfg := worker.Config{Concurrency: *concurrency, DrainTimeout: *drain, Heartbeat: *ackWait / 3, Logger: log}
+	wcfg := worker.Config{Concurrency: *concurrency, DrainTimeout: *drain, Heartbeat: *ackWait / 3, Logger: log, Targets: targets}
 	if wcfg.Contents, err = queue.OpenContents(ctx, js); err != nil {
 		return err
 	}

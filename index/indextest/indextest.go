@@ -127,6 +127,13 @@ func testEnsure(t *testing.T, s *suite) {
 	if err := s.ix.Ensure(s.ctx, c, other); !errors.Is(err, index.ErrSchema) {
 		t.Errorf("ensuring with another schema: %v, want ErrSchema", err)
 	}
+	got, err := s.ix.Schema(s.ctx, c)
+	if err != nil || fmt.Sprint(got.Dense) != fmt.Sprint(schema.Dense) || !slices.Equal(got.Sparse, schema.Sparse) {
+		t.Errorf("schema of %s: %+v (%v), want %+v", c, got, err, schema)
+	}
+	if _, err := s.ix.Schema(s.ctx, s.name("missing")); !errors.Is(err, index.ErrNoCollection) {
+		t.Errorf("schema of a missing collection: %v, want ErrNoCollection", err)
+	}
 	cols, err := s.ix.Collections(s.ctx)
 	if err != nil || !slices.Contains(cols, c) {
 		t.Errorf("collections %v (%v) lack %s", cols, err, c)
