@@ -27,6 +27,10 @@ type Topology struct {
 	// DuplicateWindow is how long a job id is remembered for publish
 	// deduplication. Defaults to 10m.
 	DuplicateWindow time.Duration
+	// StatusTTL, when set, is how long a video's status and its content
+	// hash are kept after their last update; 0 keeps them for ever. Every
+	// process must run with the same value: each start applies it.
+	StatusTTL time.Duration
 }
 
 func (t Topology) withDefaults() Topology {
@@ -94,6 +98,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) (Lanes, err
 		Description: "mediavec video status",
 		Storage:     jetstream.FileStorage,
 		Replicas:    t.Replicas,
+		TTL:         t.StatusTTL,
 	}); err != nil {
 		return Lanes{}, fmt.Errorf("ensure bucket %s: %w", BucketVideos, err)
 	}
@@ -102,6 +107,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) (Lanes, err
 		Description: "mediavec content hashes: the video each exact upload was first indexed as",
 		Storage:     jetstream.FileStorage,
 		Replicas:    t.Replicas,
+		TTL:         t.StatusTTL,
 	}); err != nil {
 		return Lanes{}, fmt.Errorf("ensure bucket %s: %w", BucketContent, err)
 	}
