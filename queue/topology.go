@@ -27,6 +27,11 @@ type Topology struct {
 	// DuplicateWindow is how long a job id is remembered for publish
 	// deduplication. Defaults to 10m.
 	DuplicateWindow time.Duration
+	// DLQRetention is how long dead letters are kept. Defaults to 30 days.
+	DLQRetention time.Duration
+	// EventRetention is how long events are kept for downstream consumers.
+	// Defaults to 7 days.
+	EventRetention time.Duration
 	// StatusTTL, when set, is how long a video's status and its content
 	// hash are kept after their last update; 0 keeps them for ever. Every
 	// process must run with the same value: each start applies it.
@@ -45,6 +50,12 @@ func (t Topology) withDefaults() Topology {
 	}
 	if t.DuplicateWindow <= 0 {
 		t.DuplicateWindow = 10 * time.Minute
+	}
+	if t.DLQRetention <= 0 {
+		t.DLQRetention = 30 * 24 * time.Hour
+	}
+	if t.EventRetention <= 0 {
+		t.EventRetention = 7 * 24 * time.Hour
 	}
 	return t
 }
@@ -76,7 +87,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) (Lanes, err
 			Retention:   jetstream.LimitsPolicy,
 			Storage:     jetstream.FileStorage,
 			Replicas:    t.Replicas,
-			MaxAge:      30 * 24 * time.Hour,
+			MaxAge:      t.DLQRetention,
 		},
 		{
 			Name:        StreamEvents,
@@ -85,7 +96,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) (Lanes, err
 			Retention:   jetstream.LimitsPolicy,
 			Storage:     jetstream.FileStorage,
 			Replicas:    t.Replicas,
-			MaxAge:      7 * 24 * time.Hour,
+			MaxAge:      t.EventRetention,
 		},
 	}
 	for _, cfg := range streams {

@@ -36,6 +36,8 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	replicas := fs.Int("replicas", 1, "replicas of every stream: the same value as the workers' (3 on a cluster)")
 	ackWait := fs.Duration("ack-wait", 30*time.Second, "the workers' --ack-wait (the topology is ensured with it)")
 	maxAttempts := fs.Int("max-attempts", 5, "the workers' --max-attempts")
+	dlqRetention := fs.Duration("dlq-retention", 30*24*time.Hour, "how long dead letters are kept; the same on every process")
+	eventRetention := fs.Duration("event-retention", 7*24*time.Hour, "how long events are kept for downstream consumers; the same on every process")
 	statusTTL := fs.Duration("status-ttl", 0, "how long video statuses and content hashes are kept after their last update (0: for ever); the same on every process")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -64,7 +66,7 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		HTTPAddr:   *httpAddr, ModelsDir: *models, ORTLib: *ortLib, Session: scfg, APIToken: token, ThumbsDir: *thumbsDir,
 		Qdrant:   &index.QdrantConfig{Addr: *qdrantAddr, APIKey: key, TLS: *qdrantTLS},
 		Connect:  func() (*nats.Conn, error) { return nopts.connect("mediavec api "+hostname(), log) },
-		Topology: queue.Topology{Replicas: *replicas, AckWait: *ackWait, MaxAttempts: *maxAttempts, StatusTTL: *statusTTL},
+		Topology: queue.Topology{Replicas: *replicas, AckWait: *ackWait, MaxAttempts: *maxAttempts, StatusTTL: *statusTTL, DLQRetention: *dlqRetention, EventRetention: *eventRetention},
 		Decode:   decode.Config{Threads: max(1, runtime.NumCPU()/2)},
 		Logger:   log,
 	}

@@ -114,6 +114,8 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	replicas := fs.Int("replicas", 1, "replicas of every stream (3 on a cluster)")
 	ackWait := fs.Duration("ack-wait", 30*time.Second, "how long a job may go without an ack or heartbeat before redelivery")
 	maxAttempts := fs.Int("max-attempts", 5, "deliveries a job gets before it is dead-lettered as exhausted")
+	dlqRetention := fs.Duration("dlq-retention", 30*24*time.Hour, "how long dead letters are kept; the same on every process")
+	eventRetention := fs.Duration("event-retention", 7*24*time.Hour, "how long events are kept for downstream consumers; the same on every process")
 	statusTTL := fs.Duration("status-ttl", 0, "how long video statuses and content hashes are kept after their last update (0: for ever); the same on every process")
 	drain := fs.Duration("drain-timeout", 30*time.Second, "on SIGTERM, how long jobs in flight may finish before they are released")
 	generation := fs.Int("generation", 1, "the collections' generation this worker writes (segments_gN, videos_gN); a new model set is a new generation")
@@ -162,7 +164,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	lanes, err := queue.Ensure(ctx, js, queue.Topology{Replicas: *replicas, AckWait: *ackWait, MaxAttempts: *maxAttempts, StatusTTL: *statusTTL})
+	lanes, err := queue.Ensure(ctx, js, queue.Topology{Replicas: *replicas, AckWait: *ackWait, MaxAttempts: *maxAttempts, StatusTTL: *statusTTL, DLQRetention: *dlqRetention, EventRetention: *eventRetention})
 	if err != nil {
 		return err
 	}
