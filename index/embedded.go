@@ -413,6 +413,7 @@ func (e *Embedded) write(ctx context.Context, collection string, rec record) err
 type pendingWrite struct {
 	collection string
 	rec        record
+	body       []byte // the encoded record
 	done       bool
 	err        error
 }
@@ -440,6 +441,12 @@ func (e *Embedded) commit() {
 			w.err = err
 			continue
 		}
+		// Encode now: a write that cannot be logged (too large) fails
+		// alone, not the others it would have shared an append with.
+		if w.body, err = encodeChecked(w.rec); err != nil {
+			w.err = err
+			continue
+		}
 		if byColl[c] == nil {
 			order = append(order, c)
 		}
@@ -449,13 +456,14 @@ func (e *Embedded) commit() {
 	for _, c := range order {
 		ws := byColl[c]
 		recs := make([]record, len(ws))
+		bodies := make([][]byte, len(ws))
 		for i, w := range ws {
-			recs[i] = w.rec
+			recs[i], bodies[i] = w.rec, w.body
 		}
 		// Log first, then apply: a point visible to queries is always on
 		// disk.
 		e.syncs++
-		if err := c.append(recs...); err != nil {
+		if err := c.appendBodies(bodies); err != nil {
 			for _, w := range ws {
 				w.err = fmt.Errorf("write log: %w", err)
 			}
@@ -876,18 +884,32 @@ func (c *collection) replay(r io.Reader, size int64) (int64, error) {
 // maxRecord bounds one log record; Upsert splits larger writes.
 const maxRecord = 1 << 30
 
-// append logs records with one write and one fsync: all of them are on
-// disk when it returns, or none.
-func (c *collection) append(recs ...record) error {
+// encodeChecked encodes a record that fits a log record.
+func encodeChecked(rec record) ([]byte, error) {
+	body, err := encodeRecord(rec)
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > maxRecord {
+		return nil, fmt.Errorf("%w: a write of %d bytes is over the %d-byte record limit; write fewer points at once", ErrBadPoint, len(body), maxRecord)
+	}
+	return body, nil
+}
+
+// append logs one record, durably.
+func (c *collection) append(rec record) error {
+	body, err := encodeChecked(rec)
+	if err != nil {
+		return err
+	}
+	return c.appendBodies([][]byte{body})
+}
+
+// appendBodies logs encoded records with one write and one fsync: all of
+// them are on disk when it returns, or none.
+func (c *collection) appendBodies(bodies [][]byte) error {
 	var buf []byte
-	for _, rec := range recs {
-		body, err := encodeRecord(rec)
-		if err != nil {
-			return err
-		}
-		if len(body) > maxRecord {
-			return fmt.Errorf("%w: a write of %d bytes is over the %d-byte record limit; write fewer points at once", ErrBadPoint, len(body), maxRecord)
-		}
+	for _, body := range bodies {
 		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(body)))
 		buf = binary.LittleEndian.AppendUint32(buf, crc32.ChecksumIEEE(body))
 		buf = append(buf, body...)

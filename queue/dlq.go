@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -38,21 +39,36 @@ func ListDeadLetters(ctx context.Context, js jetstream.JetStream, cause string, 
 	if err != nil {
 		return nil, err
 	}
+	if limit <= 0 || limit > n {
+		limit = n
+	}
 	var out []DeadLetterEntry
-	for len(out) < n && (limit <= 0 || len(out) < limit) {
-		msg, err := cons.Next(jetstream.FetchContext(ctx))
+	for len(out) < limit {
+		// Batches: one consumer for the whole listing, and an entry that
+		// expired since the count was taken ends the listing, not hangs it.
+		batch, err := cons.Fetch(min(256, limit-len(out)), jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
 			return out, err
 		}
-		meta, err := msg.Metadata()
-		if err != nil {
+		got := 0
+		for msg := range batch.Messages() {
+			got++
+			meta, err := msg.Metadata()
+			if err != nil {
+				return out, err
+			}
+			var dl DeadLetter
+			if err := json.Unmarshal(msg.Data(), &dl); err != nil {
+				return out, fmt.Errorf("dead letter %d: %w", meta.Sequence.Stream, err)
+			}
+			out = append(out, DeadLetterEntry{Seq: meta.Sequence.Stream, DeadLetter: dl})
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
 			return out, err
 		}
-		var dl DeadLetter
-		if err := json.Unmarshal(msg.Data(), &dl); err != nil {
-			return out, fmt.Errorf("dead letter %d: %w", meta.Sequence.Stream, err)
+		if got == 0 {
+			break
 		}
-		out = append(out, DeadLetterEntry{Seq: meta.Sequence.Stream, DeadLetter: dl})
 	}
 	return out, nil
 }
@@ -64,6 +80,11 @@ func subjectFor(cause string) string {
 	return SubjectDLQPrefix + cause
 }
 
+// ErrSuperseded is returned by ReplayDeadLetter when the video has had a
+// newer job since (re-submitted, perhaps indexed from a new source):
+// replaying the old one would overwrite it.
+var ErrSuperseded = errors.New("the video has a newer job")
+
 // ErrNotReplayable is returned for a dead letter whose job cannot be read
 // back (the input itself was not a job).
 var ErrNotReplayable = errors.New("dead letter holds no job to replay")
@@ -72,7 +93,7 @@ var ErrNotReplayable = errors.New("dead letter holds no job to replay")
 // from, as a new job (its id gets a replay suffix, so JetStream's duplicate
 // window does not drop it), then removes the dead letter. The job goes out
 // first: a crash between the two leaves the dead letter, never a lost job.
-func ReplayDeadLetter(ctx context.Context, js jetstream.JetStream, statuses *Statuses, seq uint64) (Job, error) {
+func ReplayDeadLetter(ctx context.Context, js jetstream.JetStream, statuses *Statuses, seq uint64, force bool) (Job, error) {
 	stream, err := js.Stream(ctx, StreamDLQ)
 	if err != nil {
 		return Job{}, fmt.Errorf("open %s: %w", StreamDLQ, err)
@@ -88,6 +109,9 @@ func ReplayDeadLetter(ctx context.Context, js jetstream.JetStream, statuses *Sta
 	job, err := ParseJob(dl.Job)
 	if err != nil {
 		return Job{}, fmt.Errorf("%w: dead letter %d: %v", ErrNotReplayable, seq, err)
+	}
+	if st, err := statuses.Get(ctx, job.VideoID); err == nil && !force && st.JobID != job.JobID && st.State != StateFailed {
+		return Job{}, fmt.Errorf("%w: dead letter %d is job %s of video %s, which is now %s by job %s (--force replays it anyway)", ErrSuperseded, seq, job.JobID, job.VideoID, st.State, st.JobID)
 	}
 	job.JobID = fmt.Sprintf("%s-replay-%d", strings.SplitN(job.JobID, "-replay-", 2)[0], seq)
 	job, err = Submit(ctx, js, statuses, job, dl.Subject == SubjectBackfill)

@@ -52,7 +52,7 @@ func TestDeadLettersListDedupAndReplay(t *testing.T) {
 			b = e
 		}
 	}
-	replayed, err := ReplayDeadLetter(ctx, js, statuses, b.Seq)
+	replayed, err := ReplayDeadLetter(ctx, js, statuses, b.Seq, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,10 +81,23 @@ func TestDeadLettersListDedupAndReplay(t *testing.T) {
 	if left, _ := ListDeadLetters(ctx, js, "", 0); len(left) != 2 {
 		t.Errorf("%d dead letters after replaying one, want 2", len(left))
 	}
+	// A dead letter of a job since superseded by a newer one is not
+	// replayed over it, unless forced.
+	for _, e := range all {
+		if e.Cause == CauseDecode {
+			statuses.Put(ctx, Status{VideoID: "a", State: StateIndexed, JobID: "j-a-newer"})
+			if _, err := ReplayDeadLetter(ctx, js, statuses, e.Seq, false); !errors.Is(err, ErrSuperseded) {
+				t.Errorf("replaying over a newer job: %v, want ErrSuperseded", err)
+			}
+			if _, err := ReplayDeadLetter(ctx, js, statuses, e.Seq, true); err != nil {
+				t.Errorf("forced replay: %v", err)
+			}
+		}
+	}
 	// The unparseable input has no job to replay.
 	for _, e := range all {
 		if e.Cause == CauseInvalid {
-			if _, err := ReplayDeadLetter(ctx, js, statuses, e.Seq); !errors.Is(err, ErrNotReplayable) {
+			if _, err := ReplayDeadLetter(ctx, js, statuses, e.Seq, false); !errors.Is(err, ErrNotReplayable) {
 				t.Errorf("replaying a non-job: %v", err)
 			}
 		}

@@ -32,8 +32,14 @@ type Status struct {
 	Duration float64        `json:"duration,omitempty"` // seconds of video
 	Spaces   map[string]int `json:"spaces,omitempty"`   // segments per space
 	// DuplicateOf is the video an exact re-upload was recognised as.
-	DuplicateOf string    `json:"duplicate_of,omitempty"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	DuplicateOf string `json:"duplicate_of,omitempty"`
+	// ContentKey identifies the bytes (and spaces) an indexed video was
+	// made from: a content-hash entry naming this video counts only while
+	// the video still holds those bytes.
+	ContentKey string `json:"content_key,omitempty"`
+	// Generation is the collections' generation the video was written to.
+	Generation int       `json:"generation,omitempty"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // Line is the one-line form `mediavec status` prints first: the state, or

@@ -60,6 +60,12 @@ func (t Topology) withDefaults() Topology {
 	return t
 }
 
+// dlqDedupWindow covers a job's every delivery: each attempt may wait out
+// AckWait and run up to a job's deadline (15 minutes by default).
+func dlqDedupWindow(t Topology) time.Duration {
+	return time.Duration(t.MaxAttempts) * (t.AckWait + 15*time.Minute)
+}
+
 // Lanes are the two job consumers, upload first.
 type Lanes struct {
 	Upload, Backfill jetstream.Consumer
@@ -88,6 +94,11 @@ func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) (Lanes, err
 			Storage:     jetstream.FileStorage,
 			Replicas:    t.Replicas,
 			MaxAge:      t.DLQRetention,
+			// A worker that dies after writing a dead letter and before
+			// terminating the job writes it again on a redelivery, which
+			// may come after every remaining attempt has run out its time:
+			// remember dead-letter ids that long.
+			Duplicates: min(t.DLQRetention, dlqDedupWindow(t)),
 		},
 		{
 			Name:        StreamEvents,

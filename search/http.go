@@ -184,16 +184,17 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// delete removes a video: its points in both collections, its thumbnails
-// and its status. A video still queued or processing is refused (409): its
-// job would write it back.
+// delete removes a video: its points in every generation of both
+// collections (a rollout's old generation included, so the video cannot
+// come back with an alias switch), its thumbnails and its status. A video
+// whose status has expired is still deleted. A video still queued or
+// processing is refused (409): its job would write it back.
 func (a *API) delete(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	st, err := a.Statuses.Get(r.Context(), id)
+	unknown := errors.Is(err, queue.ErrUnknownVideo)
 	switch {
-	case errors.Is(err, queue.ErrUnknownVideo):
-		writeError(w, http.StatusNotFound, err)
-		return
+	case unknown:
 	case err != nil:
 		writeError(w, http.StatusServiceUnavailable, err)
 		return
@@ -201,11 +202,29 @@ func (a *API) delete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, fmt.Errorf("video %s is %s; delete it once it is indexed or failed", id, st.State))
 		return
 	}
-	for _, coll := range []string{index.Segments, index.Videos} {
-		if err := a.Index.DeleteVideo(r.Context(), coll, id); err != nil {
+	cols, err := a.Index.Collections(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, err)
+		return
+	}
+	removed := 0
+	for _, coll := range cols {
+		if !strings.HasPrefix(coll, index.Segments+"_g") && !strings.HasPrefix(coll, index.Videos+"_g") {
+			continue
+		}
+		n, err := a.Index.Count(r.Context(), coll, index.Filter{VideoIDs: []string{id}})
+		if err == nil && n > 0 {
+			err = a.Index.DeleteVideo(r.Context(), coll, id)
+			removed += n
+		}
+		if err != nil {
 			writeError(w, http.StatusServiceUnavailable, err)
 			return
 		}
+	}
+	if removed == 0 && unknown {
+		writeError(w, http.StatusNotFound, fmt.Errorf("%w: %s", ErrNotFound, id))
+		return
 	}
 	if a.Thumbs != nil {
 		if err := a.Thumbs.Delete(id); err != nil {
@@ -217,7 +236,7 @@ func (a *API) delete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"video_id": id, "state": "deleted"})
+	writeJSON(w, http.StatusOK, map[string]any{"video_id": id, "state": "deleted", "points": removed})
 }
 
 func (a *API) thumb(w http.ResponseWriter, r *http.Request) {

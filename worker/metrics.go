@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"regexp"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -61,6 +62,26 @@ func RegisterBatcher(reg prometheus.Registerer, model string, stats func() encod
 			Name: "mediavec_encoder_batch_items_total", Help: "Items run through a model's batcher.", ConstLabels: labels,
 		}, func() float64 { return float64(stats().Items) }),
 	)
+}
+
+// Names lists the names of the metrics m exports (histograms also export
+// _bucket, _sum and _count), whether or not any has a value yet.
+func (m *Metrics) Names() []string {
+	ch := make(chan *prometheus.Desc, 16)
+	go func() {
+		for _, c := range []prometheus.Collector{m.jobs, m.stages, m.frames, m.audioSeconds, m.inFlight, m.pending} {
+			c.Describe(ch)
+		}
+		close(ch)
+	}()
+	var names []string
+	re := regexp.MustCompile(`fqName: "([^"]+)"`)
+	for d := range ch {
+		if mm := re.FindStringSubmatch(d.String()); mm != nil {
+			names = append(names, mm[1])
+		}
+	}
+	return names
 }
 
 func (m *Metrics) settled(outcome, cause string) {

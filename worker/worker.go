@@ -74,6 +74,9 @@ type Config struct {
 	// rollout a worker writes its own generation and also the previous one
 	// (dual write), each getting the vectors its schema holds.
 	Targets []Target
+	// Generation is the generation the first target belongs to, recorded
+	// in each indexed video's status (resumable rollout backfills).
+	Generation int
 	// Contents, when set, turns on exact-duplicate detection: a job whose
 	// source has the content hash of a video already indexed with the same
 	// spaces is recorded as a duplicate of it instead of embedded again
@@ -285,10 +288,7 @@ func (w *Worker) run(ctx context.Context, job queue.Job, attempts int) (res *ana
 		title = job.Text.Title
 	}
 	opts := analyze.Options{Spaces: job.Spaces, Title: title, Thumbnails: w.cfg.Thumbs != nil}
-	spaces := job.Spaces
-	if len(spaces) == 0 {
-		spaces = w.analyzer.Loaded()
-	}
+	spaces := w.jobSpaces(job)
 	if w.cfg.Contents != nil {
 		opts.Duplicate = func(ctx context.Context, sum string) (string, error) {
 			if job.Reprocess {
@@ -356,6 +356,14 @@ func (w *Worker) run(ctx context.Context, job queue.Job, attempts int) (res *ana
 	return res, outcome{}
 }
 
+// jobSpaces are the spaces a job is embedded in.
+func (w *Worker) jobSpaces(job queue.Job) []string {
+	if len(job.Spaces) > 0 {
+		return job.Spaces
+	}
+	return w.analyzer.Loaded()
+}
+
 // duplicateOf returns the indexed video recorded under key, other than
 // videoID itself, or "".
 func (w *Worker) duplicateOf(ctx context.Context, videoID, key string) (string, error) {
@@ -370,8 +378,10 @@ func (w *Worker) duplicateOf(ctx context.Context, videoID, key string) (string, 
 	if err != nil {
 		return "", err
 	}
-	if st.State != queue.StateIndexed {
-		return "", nil // deleted, failed or being re-processed: embed this one
+	if st.State != queue.StateIndexed || st.ContentKey != key {
+		// Deleted, failed, being re-processed, or re-indexed since from
+		// other bytes: the entry is stale; embed this one.
+		return "", nil
 	}
 	return other, nil
 }
@@ -391,7 +401,7 @@ func (w *Worker) settle(ctx context.Context, msg jetstream.Msg, job queue.Job, a
 	log := w.log.With("video_id", job.VideoID, "job_id", job.JobID, "attempt", attempts)
 	if out.err == nil && res.DuplicateOf != "" {
 		st := queue.Status{VideoID: job.VideoID, State: queue.StateDuplicate, JobID: job.JobID, Source: job.Source,
-			Attempts: attempts, Duration: res.Info.Duration.Seconds(), DuplicateOf: res.DuplicateOf}
+			Attempts: attempts, Duration: res.Info.Duration.Seconds(), DuplicateOf: res.DuplicateOf, Generation: w.cfg.Generation}
 		if err := w.statuses.Put(ctx, st); err != nil {
 			log.Warn("duplicate found but status not saved; releasing for redelivery", "err", err)
 			_ = msg.NakWithDelay(w.cfg.RetryBase)
@@ -410,7 +420,10 @@ func (w *Worker) settle(ctx context.Context, msg jetstream.Msg, job queue.Job, a
 	if out.err == nil {
 		counts := res.Count()
 		st := queue.Status{VideoID: job.VideoID, State: queue.StateIndexed, JobID: job.JobID, Source: job.Source,
-			Attempts: attempts, Duration: res.Info.Duration.Seconds(), Spaces: counts}
+			Attempts: attempts, Duration: res.Info.Duration.Seconds(), Spaces: counts, Generation: w.cfg.Generation}
+		if res.ContentSHA256 != "" {
+			st.ContentKey = contentKey(res.ContentSHA256, w.jobSpaces(job))
+		}
 		if err := w.statuses.Put(ctx, st); err != nil {
 			// The points are written; a redelivery rewrites the same points.
 			log.Warn("job indexed but status not saved; releasing for redelivery", "err", err)

@@ -74,7 +74,7 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "mediavec api: on %s, NATS %s, Qdrant %s. SIGTERM stops.\n", s.httpURL, s.NATSURL(), *qdrantAddr)
+	fmt.Fprintf(stdout, "mediavec api: on %s, NATS %s, Qdrant %s. SIGTERM stops.\n", s.httpURL, s.NATSURLRedacted(), *qdrantAddr)
 	<-ctx.Done()
 	s.Close()
 	return nil

@@ -26,9 +26,10 @@ var videoExts = []string{".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".flv"
 
 func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("backfill", "backfill --from DIR|FILE.jsonl [flags]", stderr)
-	natsURL := natsFlag(fs)
+	nopts := natsConnFlags(fs)
 	from := fs.String("from", "", "a folder of videos (ids are the file names without extension), or a JSON-lines file of jobs ({\"video_id\", \"source\", \"text\"?, \"spaces\"?})")
 	reprocess := fs.Bool("reprocess", false, "queue videos already indexed (or queued) too, and re-embed them")
+	generation := fs.Int("generation", 0, "a rollout's backfill: queue every video not yet indexed in this generation (resumable)")
 	rate := fs.Float64("rate", 0, "at most this many jobs a second (0: as fast as NATS takes them)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	if err := parseFlags(fs, args); err != nil {
@@ -41,14 +42,14 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	nc, js, err := connectJetStream(ctx, *natsURL, "mediavec backfill")
+	nc, js, err := connectJetStream(ctx, nopts, "mediavec backfill")
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
 	statuses, err := queue.OpenStatuses(ctx, js)
 	if err != nil {
-		return fmt.Errorf("%w (is `mediavec up` or a worker running at %s?)", err, *natsURL)
+		return fmt.Errorf("%w (is `mediavec up` or a worker running at %s?)", err, redactURL(*nopts.url))
 	}
 
 	bar := progressbar.NewOptions(len(jobs),
@@ -70,16 +71,17 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return nil
 		}
 		if !*reprocess {
-			// Resuming: what is indexed, or already on a lane, is not
-			// queued again.
+			// Resuming: what is indexed (in the generation asked for), or
+			// already on a lane, is not queued again.
 			st, err := statuses.Get(ctx, job.VideoID)
-			if err == nil && slices.Contains([]string{queue.StateIndexed, queue.StateDuplicate, queue.StateQueued, queue.StateProcessing}, st.State) {
+			if err != nil && !errors.Is(err, queue.ErrUnknownVideo) {
+				return err
+			}
+			done := slices.Contains([]string{queue.StateIndexed, queue.StateDuplicate}, st.State) && (*generation == 0 || st.Generation >= *generation)
+			if err == nil && (done || st.State == queue.StateQueued || st.State == queue.StateProcessing) {
 				skipped++
 				_ = bar.Add(1)
 				continue
-			}
-			if err != nil && !errors.Is(err, queue.ErrUnknownVideo) {
-				return err
 			}
 		}
 		if tick != nil {
@@ -90,7 +92,11 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			}
 		}
 		job.Reprocess = *reprocess
-		if *reprocess {
+		if *generation > 0 {
+			// The same id on every run of this generation's backfill, so a
+			// restarted one is deduplicated.
+			job.JobID += fmt.Sprintf("-g%d", *generation)
+		} else if *reprocess {
 			// A new job id: a re-run must not be dropped as a duplicate of
 			// the first one.
 			job.JobID += fmt.Sprintf("-r%d", time.Now().UnixNano())

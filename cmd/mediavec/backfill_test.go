@@ -21,7 +21,7 @@ func TestBackfillResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Shutdown()
-	nc, js, err := connectJetStream(ctx, srv.ClientURL(), "test")
+	nc, js, err := connectJetStream(ctx, plainNATS(srv.ClientURL()), "test")
 	if err != nil {
 		t.Fatal(err)
 	}

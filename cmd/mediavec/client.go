@@ -33,10 +33,12 @@ func apiFlag(fs *flag.FlagSet) *string {
 	return fs.String("api", defaultAPI, "URL of a running mediavec up or api")
 }
 
-func connectJetStream(ctx context.Context, url, name string) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := nats.Connect(url, nats.Name(name), nats.Timeout(5*time.Second))
+// connectJetStream connects a command line tool: one try with a timeout,
+// with the same credentials, nkey and TLS options as a worker.
+func connectJetStream(ctx context.Context, o natsOptions, name string) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := o.dial(name, nats.Timeout(5*time.Second))
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to NATS at %s (is `mediavec up` running?): %w", url, err)
+		return nil, nil, fmt.Errorf("%w (is `mediavec up` or a fleet's NATS running there?)", err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -48,7 +50,7 @@ func connectJetStream(ctx context.Context, url, name string) (*nats.Conn, jetstr
 
 func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("submit", "submit [flags] PATH|URL…", stderr)
-	natsURL := natsFlag(fs)
+	nopts := natsConnFlags(fs)
 	id := fs.String("id", "", "video id (only with one source; default: the file name without its extension)")
 	title := fs.String("title", "", "video title")
 	backfill := fs.Bool("backfill", false, "queue on the backfill lane instead of the upload lane")
@@ -64,14 +66,14 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *id != "" && len(srcs) > 1 {
 		return fmt.Errorf("%w: --id needs exactly one source", errUsage)
 	}
-	nc, js, err := connectJetStream(ctx, *natsURL, "mediavec submit")
+	nc, js, err := connectJetStream(ctx, nopts, "mediavec submit")
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
 	statuses, err := queue.OpenStatuses(ctx, js)
 	if err != nil {
-		return fmt.Errorf("%w (is `mediavec up` running at %s?)", err, *natsURL)
+		return fmt.Errorf("%w (is `mediavec up` running at %s?)", err, redactURL(*nopts.url))
 	}
 	var ids []string
 	for _, src := range srcs {

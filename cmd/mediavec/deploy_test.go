@@ -198,6 +198,12 @@ func TestKubernetesManifests(t *testing.T) {
 		if !strings.Contains(strings.Join(toStrings(args), " "), ":"+strconv.Itoa(port)) {
 			t.Errorf("%s: the process does not listen on its container port %d (args %v)", name, port, args)
 		}
+		// The API deletes thumbnails; the workers write them.
+		for _, vm := range dig(c, "volumeMounts").([]any) {
+			if dig(vm, "name") == "thumbs" && dig(vm, "readOnly") == true {
+				t.Errorf("%s mounts the thumbnails read-only", name)
+			}
+		}
 		if name == "mediavec-worker" {
 			grace := time.Duration(dig(pod, "terminationGracePeriodSeconds").(int)) * time.Second
 			if grace <= drain {
@@ -215,6 +221,10 @@ func TestKubernetesManifests(t *testing.T) {
 	}
 	var consumers []string
 	for _, tr := range dig(so, "spec", "triggers").([]any) {
+		// The chart exposes the monitoring port on its headless Service.
+		if ep, _ := dig(tr, "metadata", "natsServerMonitoringEndpoint").(string); !strings.Contains(ep, "headless") || !strings.HasSuffix(ep, ":8222") {
+			t.Errorf("KEDA reads NATS monitoring at %q: want the headless Service's port 8222", ep)
+		}
 		if dig(tr, "type") != "nats-jetstream" || dig(tr, "metadata", "stream") != queue.StreamJobs {
 			t.Errorf("trigger %v: want nats-jetstream on %s", tr, queue.StreamJobs)
 		}
@@ -364,7 +374,7 @@ func TestDockerfile(t *testing.T) {
 // The dashboard and the alert rules only use metrics the binary exports.
 func TestDashboardAndAlertsUseRealMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	worker.NewMetrics(reg)
+	m := worker.NewMetrics(reg)
 	worker.RegisterBatcher(reg, encoders.SpaceAudioSpeech, func() encoders.BatchStats { return encoders.BatchStats{} })
 	known := map[string]bool{}
 	mfs, err := reg.Gather()
@@ -374,9 +384,11 @@ func TestDashboardAndAlertsUseRealMetrics(t *testing.T) {
 	for _, mf := range mfs {
 		known[mf.GetName()] = true
 	}
-	// Vector metrics appear once set: register their names from the help.
-	for _, n := range []string{"mediavec_jobs_total", "mediavec_stage_seconds", "mediavec_lane_pending"} {
+	for _, n := range m.Names() { // vectors without a value yet are not gathered
 		known[n] = true
+	}
+	if !known["mediavec_jobs_total"] || !known["mediavec_stage_seconds"] {
+		t.Fatalf("metric names read from the worker: %v", known)
 	}
 	check := func(where, expr string) {
 		for _, m := range regexp.MustCompile(`mediavec_[a-z_]+`).FindAllString(expr, -1) {

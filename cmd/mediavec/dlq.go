@@ -31,14 +31,14 @@ func runDLQ(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 func runDLQList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("dlq list", "dlq list [flags]", stderr)
-	url := natsFlag(fs)
+	nopts := natsConnFlags(fs)
 	cause := fs.String("cause", "", "only this cause: invalid, decode, model, index or exhausted")
 	limit := fs.Int("limit", 0, "at most this many (0: all)")
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	nc, js, err := connectJetStream(ctx, *url, "mediavec dlq")
+	nc, js, err := connectJetStream(ctx, nopts, "mediavec dlq")
 	if err != nil {
 		return err
 	}
@@ -74,9 +74,10 @@ func runDLQList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 func runDLQReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("dlq replay", "dlq replay (SEQ... | --all) [flags]", stderr)
-	url := natsFlag(fs)
+	nopts := natsConnFlags(fs)
 	all := fs.Bool("all", false, "replay every dead letter (of --cause, when given)")
 	cause := fs.String("cause", "", "with --all: only this cause")
+	force := fs.Bool("force", false, "replay even a job whose video has had a newer job since")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -91,7 +92,7 @@ func runDLQReplay(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		seqs = append(seqs, n)
 	}
-	nc, js, err := connectJetStream(ctx, *url, "mediavec dlq")
+	nc, js, err := connectJetStream(ctx, nopts, "mediavec dlq")
 	if err != nil {
 		return err
 	}
@@ -111,7 +112,7 @@ func runDLQReplay(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	failed := 0
 	for _, seq := range seqs {
-		job, err := queue.ReplayDeadLetter(ctx, js, statuses, seq)
+		job, err := queue.ReplayDeadLetter(ctx, js, statuses, seq, *force)
 		if err != nil {
 			fmt.Fprintf(stderr, "dead letter %d: %v\n", seq, err)
 			failed++

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/mediavec/mediavec/index"
 	"github.com/mediavec/mediavec/worker"
@@ -29,6 +30,19 @@ func setupGenerations(ctx context.Context, ix index.Index, segSchema, vidSchema 
 		schema, err := ix.Schema(ctx, old.Segments)
 		if err != nil {
 			return nil, fmt.Errorf("dual write into generation %d: %w", alsoWrite, err)
+		}
+		// The old generation must get every vector it holds, or replacing
+		// a video there would drop the ones this build does not compute,
+		// and a rollback would land on a degraded index.
+		for name, dim := range schema.Dense {
+			if segSchema.Dense[name] != dim {
+				return nil, fmt.Errorf("%w: dual write into generation %d needs its vector %s (%d-d), which this build does not compute alike: ship the old encoder beside the new one in the rollout build", errUsage, alsoWrite, name, dim)
+			}
+		}
+		for _, name := range schema.Sparse {
+			if !slices.Contains(segSchema.Sparse, name) {
+				return nil, fmt.Errorf("%w: dual write into generation %d needs its sparse vector %s, which this build does not compute", errUsage, alsoWrite, name)
+			}
 		}
 		old.Schema = schema
 		targets = append(targets, old)

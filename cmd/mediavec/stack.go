@@ -214,6 +214,7 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		wcfg.Logger = cfg.Logger
 		wcfg.Thumbs = thumbStore
 		wcfg.Targets = targets
+		wcfg.Generation = cfg.Generation
 		wcfg.Metrics = worker.NewMetrics(s.registry())
 		worker.RegisterBatcher(s.registry(), encoders.SpaceAudioSpeech, s.models.Speech.BatchStats)
 		if wcfg.Contents, err = queue.OpenContents(ctx, s.js); err != nil {
@@ -270,8 +271,12 @@ func (s *stack) startEmbeddedNATS(cfg stackConfig) error {
 	return nil
 }
 
-// NATSURL is the client URL of the NATS the stack uses.
+// NATSURL is the client URL of the NATS the stack uses (with any password:
+// for the tests and the local CLI; print NATSURLRedacted).
 func (s *stack) NATSURL() string { return s.nc.ConnectedUrl() }
+
+// NATSURLRedacted is NATSURL without a password, for messages.
+func (s *stack) NATSURLRedacted() string { return s.nc.ConnectedUrlRedacted() }
 
 // Close stops the API, drains the workers, and closes the index and NATS.
 func (s *stack) Close() {

@@ -89,7 +89,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "mediavec up: API on %s, NATS on %s, data in %s, %d workers. Ctrl-C to stop.\n", s.httpURL, s.NATSURL(), *data, *workers)
+	fmt.Fprintf(stdout, "mediavec up: API on %s, NATS on %s, data in %s, %d workers. Ctrl-C to stop.\n", s.httpURL, s.NATSURLRedacted(), *data, *workers)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "mediavec up: stopping (draining jobs in flight)…")
 	s.Close()

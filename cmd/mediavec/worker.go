@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"runtime"
 	"time"
 
@@ -50,11 +51,15 @@ func natsConnFlags(fs *flag.FlagSet) natsOptions {
 // connect dials NATS with the options given, reconnecting for ever: a
 // NATS restart or a cluster failover pauses the worker, never ends it.
 func (o natsOptions) connect(name string, log *slog.Logger) (*nats.Conn, error) {
-	opts := []nats.Option{
-		nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(500 * time.Millisecond),
+	return o.dial(name,
+		nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("nats disconnected", "err", err) }),
-		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrl()) }),
-	}
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrlRedacted()) }))
+}
+
+// dial connects with the credentials, nkey and TLS options given.
+func (o natsOptions) dial(name string, extra ...nats.Option) (*nats.Conn, error) {
+	opts := append([]nats.Option{nats.Name(name)}, extra...)
 	if *o.creds != "" {
 		opts = append(opts, nats.UserCredentials(*o.creds))
 	}
@@ -88,9 +93,15 @@ func (o natsOptions) connect(name string, log *slog.Logger) (*nats.Conn, error) 
 	}
 	nc, err := nats.Connect(*o.url, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to nats at %s: %w", *o.url, err)
+		return nil, fmt.Errorf("connect to nats at %s: %w", redactURL(*o.url), err)
 	}
 	return nc, nil
+}
+
+// redactURL hides the password of every user:password@ in a (comma
+// separated) NATS URL, for messages and logs.
+func redactURL(u string) string {
+	return regexp.MustCompile(`//([^:/@,]+):[^@/,]*@`).ReplaceAllString(u, "//$1:xxxxx@")
 }
 
 func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -189,7 +200,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	wcfg := worker.Config{Concurrency: *concurrency, DrainTimeout: *drain, Heartbeat: *ackWait / 3, Logger: log, Targets: targets}
+	wcfg := worker.Config{Concurrency: *concurrency, DrainTimeout: *drain, Heartbeat: *ackWait / 3, Logger: log, Targets: targets, Generation: *generation}
 	if wcfg.Contents, err = queue.OpenContents(ctx, js); err != nil {
 		return err
 	}
@@ -228,7 +239,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "mediavec worker: metrics on http://%s/metrics\n", ln.Addr())
 	}
 
-	fmt.Fprintf(stdout, "mediavec worker: %d jobs at a time from %s into Qdrant at %s. SIGTERM drains.\n", *concurrency, nc.ConnectedUrl(), *qdrantAddr)
+	fmt.Fprintf(stdout, "mediavec worker: %d jobs at a time from %s into Qdrant at %s. SIGTERM drains.\n", *concurrency, nc.ConnectedUrlRedacted(), *qdrantAddr)
 	w := worker.New(wcfg, js, lanes, statuses, analyzer, ix)
 	err = w.Run(ctx)
 	fmt.Fprintln(stdout, "mediavec worker: stopped")
@@ -241,4 +252,10 @@ func hostname() string {
 		return "worker"
 	}
 	return fmt.Sprintf("%s-%d", h, os.Getpid())
+}
+
+// plainNATS is the options of a URL without credentials or TLS.
+func plainNATS(url string) natsOptions {
+	empty := func() *string { s := ""; return &s }
+	return natsOptions{url: &url, creds: empty(), nkey: empty(), ca: empty(), cert: empty(), key: empty()}
 }
