@@ -12,7 +12,6 @@ import (
 
 	"github.com/mediavec/mediavec/decode"
 	"github.com/mediavec/mediavec/encoders"
-	"github.com/mediavec/mediavec/index"
 	"github.com/mediavec/mediavec/queue"
 )
 
@@ -23,9 +22,7 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := newFlags("api", "api --qdrant HOST:PORT [flags]", stderr)
 	nopts := natsConnFlags(fs)
 	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP API listen address (0.0.0.0:8080 in a container)")
-	qdrantAddr := fs.String("qdrant", "", "host:port of the Qdrant gRPC endpoint (required)")
-	qdrantKeyFile := fs.String("qdrant-api-key-file", "", "file holding the Qdrant API key (env MEDIAVEC_QDRANT_API_KEY sets it directly)")
-	qdrantTLS := fs.Bool("qdrant-tls", false, "connect to Qdrant over TLS")
+	qopts := qdrantFlags(fs, "host:port of the Qdrant gRPC endpoint (required)")
 	thumbsDir := fs.String("thumbs", "/var/lib/mediavec/thumbs", "shared folder of frame thumbnails, the one the workers write")
 	tokenFile := fs.String("api-token-file", "", "file holding the bearer token the API requires (env MEDIAVEC_API_TOKEN sets it directly)")
 	models := fs.String("models", encoders.DefaultModelsDir(), "models folder")
@@ -42,7 +39,11 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *qdrantAddr == "" {
+	qcfg, err := qopts.config()
+	if err != nil {
+		return err
+	}
+	if qcfg == nil {
 		return fmt.Errorf("%w: the api needs --qdrant (mediavec up serves the embedded index)", errUsage)
 	}
 	scfg := encoders.SessionConfig{Provider: *provider, IntraOpThreads: *intraOp}
@@ -53,10 +54,6 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	key, err := secret(*qdrantKeyFile, "MEDIAVEC_QDRANT_API_KEY", "qdrant api key")
-	if err != nil {
-		return err
-	}
 	if token == "" && !isLoopback(*httpAddr) {
 		fmt.Fprintf(stderr, "mediavec api: warning: the API listens on %s, beyond this machine, without a token (set --api-token-file)\n", *httpAddr)
 	}
@@ -64,7 +61,7 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg := stackConfig{
 		Generation: *generation,
 		HTTPAddr:   *httpAddr, ModelsDir: *models, ORTLib: *ortLib, Session: scfg, APIToken: token, ThumbsDir: *thumbsDir,
-		Qdrant:   &index.QdrantConfig{Addr: *qdrantAddr, APIKey: key, TLS: *qdrantTLS},
+		Qdrant:   qcfg,
 		Connect:  func() (*nats.Conn, error) { return nopts.connect("mediavec api "+hostname(), log) },
 		Topology: queue.Topology{Replicas: *replicas, AckWait: *ackWait, MaxAttempts: *maxAttempts, StatusTTL: *statusTTL, DLQRetention: *dlqRetention, EventRetention: *eventRetention},
 		Decode:   decode.Config{Threads: max(1, runtime.NumCPU()/2)},
@@ -74,7 +71,7 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "mediavec api: on %s, NATS %s, Qdrant %s. SIGTERM stops.\n", s.httpURL, s.NATSURLRedacted(), *qdrantAddr)
+	fmt.Fprintf(stdout, "mediavec api: on %s, NATS %s, Qdrant %s. SIGTERM stops.\n", s.httpURL, s.NATSURLRedacted(), qcfg.Addr)
 	<-ctx.Done()
 	s.Close()
 	return nil

@@ -46,11 +46,9 @@ func runBenchDecode(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	w, h, ok := strings.Cut(*size, "x")
-	wi, err1 := strconv.Atoi(w)
-	hi, err2 := strconv.Atoi(h)
-	if !ok || err1 != nil || err2 != nil {
-		return fmt.Errorf("%w: --size must be WxH", errUsage)
+	wi, hi, err := parseSize(*size)
+	if err != nil {
+		return err
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -146,15 +144,24 @@ func runBenchPipeline(ctx context.Context, args []string, stdout, stderr io.Writ
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	w, h, ok := strings.Cut(*size, "x")
-	wi, err1 := strconv.Atoi(w)
-	hi, err2 := strconv.Atoi(h)
-	if !ok || err1 != nil || err2 != nil {
-		return fmt.Errorf("%w: --size must be WxH", errUsage)
+	wi, hi, err := parseSize(*size)
+	if err != nil {
+		return err
 	}
 	if err := encoders.InitRuntime(*ortLib); err != nil {
 		return err
 	}
-	_, err := bench.Pipeline(ctx, bench.PipelineConfig{Clips: *clips, Seconds: *seconds, Width: wi, Height: hi, Concurrency: *concurrency, ModelsDir: *models}, stdout)
+	_, err = bench.Pipeline(ctx, bench.PipelineConfig{Clips: *clips, Seconds: *seconds, Width: wi, Height: hi, Concurrency: *concurrency, ModelsDir: *models}, stdout)
 	return err
+}
+
+// parseSize reads a --size of the form WxH.
+func parseSize(size string) (int, int, error) {
+	w, h, ok := strings.Cut(size, "x")
+	wi, err1 := strconv.Atoi(w)
+	hi, err2 := strconv.Atoi(h)
+	if !ok || err1 != nil || err2 != nil || wi <= 0 || hi <= 0 {
+		return 0, 0, fmt.Errorf("%w: --size must be WxH", errUsage)
+	}
+	return wi, hi, nil
 }

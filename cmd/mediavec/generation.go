@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"slices"
 
@@ -48,4 +49,30 @@ func setupGenerations(ctx context.Context, ix index.Index, segSchema, vidSchema 
 		targets = append(targets, old)
 	}
 	return targets, nil
+}
+
+// qdrantOptions are the flags that choose a Qdrant endpoint.
+type qdrantOptions struct {
+	addr, keyFile *string
+	tls           *bool
+}
+
+func qdrantFlags(fs *flag.FlagSet, addrHelp string) qdrantOptions {
+	return qdrantOptions{
+		addr:    fs.String("qdrant", "", addrHelp),
+		keyFile: fs.String("qdrant-api-key-file", "", "file holding the Qdrant API key (env MEDIAVEC_QDRANT_API_KEY sets it directly)"),
+		tls:     fs.Bool("qdrant-tls", false, "connect to Qdrant over TLS"),
+	}
+}
+
+// config is the backend configuration, or nil when --qdrant is not given.
+func (o qdrantOptions) config() (*index.QdrantConfig, error) {
+	if *o.addr == "" {
+		return nil, nil
+	}
+	key, err := secret(*o.keyFile, "MEDIAVEC_QDRANT_API_KEY", "qdrant api key")
+	if err != nil {
+		return nil, err
+	}
+	return &index.QdrantConfig{Addr: *o.addr, APIKey: key, TLS: *o.tls}, nil
 }

@@ -90,20 +90,18 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // indexFlags adds the flags that choose an index and returns its opener.
 func indexFlags(fs *flag.FlagSet) func(context.Context) (index.Index, func(), error) {
-	qdrantAddr := fs.String("qdrant", "", "host:port of Qdrant's gRPC endpoint")
-	qdrantKeyFile := fs.String("qdrant-api-key-file", "", "file holding the Qdrant API key (env MEDIAVEC_QDRANT_API_KEY sets it directly)")
-	qdrantTLS := fs.Bool("qdrant-tls", false, "connect to Qdrant over TLS")
+	qopts := qdrantFlags(fs, "host:port of Qdrant's gRPC endpoint")
 	data := fs.String("data", "", "data folder of a stopped `mediavec up`, for its embedded index")
 	return func(ctx context.Context) (index.Index, func(), error) {
 		switch {
-		case (*qdrantAddr == "") == (*data == ""):
+		case (*qopts.addr == "") == (*data == ""):
 			return nil, nil, fmt.Errorf("%w: give --qdrant HOST:PORT or --data DIR", errUsage)
-		case *qdrantAddr != "":
-			key, err := secret(*qdrantKeyFile, "MEDIAVEC_QDRANT_API_KEY", "qdrant api key")
+		case *qopts.addr != "":
+			qcfg, err := qopts.config()
 			if err != nil {
 				return nil, nil, err
 			}
-			q, err := index.OpenQdrant(ctx, index.QdrantConfig{Addr: *qdrantAddr, APIKey: key, TLS: *qdrantTLS})
+			q, err := index.OpenQdrant(ctx, *qcfg)
 			if err != nil {
 				return nil, nil, err
 			}

@@ -36,9 +36,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	intraOp := fs.Int("intra-op-threads", 1, "threads one model inference may use")
 	graphOpt := fs.String("graph-opt", "all", "ONNX graph optimisation: all, extended, basic or none")
 	thumbsDir := fs.String("thumbs", "", "folder for the JPEG thumbnails of sampled frames (default: DATA/thumbs)")
-	qdrantAddr := fs.String("qdrant", "", "host:port of a Qdrant gRPC endpoint to use as the index (default: the embedded index in --data)")
-	qdrantKeyFile := fs.String("qdrant-api-key-file", "", "file holding the Qdrant API key (env MEDIAVEC_QDRANT_API_KEY sets it directly)")
-	qdrantTLS := fs.Bool("qdrant-tls", false, "connect to Qdrant over TLS")
+	qopts := qdrantFlags(fs, "host:port of a Qdrant gRPC endpoint to use as the index (default: the embedded index in --data)")
 	tokenFile := fs.String("api-token-file", "", "file holding the bearer token the API requires (env MEDIAVEC_API_TOKEN sets it directly; default: no token)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -48,12 +46,8 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var qcfg *index.QdrantConfig
-	if *qdrantAddr != "" {
-		key, err := secret(*qdrantKeyFile, "MEDIAVEC_QDRANT_API_KEY", "qdrant api key")
-		if err != nil {
-			return err
-		}
-		qcfg = &index.QdrantConfig{Addr: *qdrantAddr, APIKey: key, TLS: *qdrantTLS}
+	if qcfg, err = qopts.config(); err != nil {
+		return err
 	}
 	if token == "" && !isLoopback(*httpAddr) {
 		fmt.Fprintf(stderr, "mediavec up: warning: the API listens on %s, beyond this machine, without a token (set --api-token-file)\n", *httpAddr)

@@ -108,9 +108,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlags("worker", "worker --qdrant HOST:PORT [flags]", stderr)
 	nopts := natsConnFlags(fs)
 	concurrency := fs.Int("concurrency", 2, "jobs in flight")
-	qdrantAddr := fs.String("qdrant", "", "host:port of the Qdrant gRPC endpoint every worker writes to (required)")
-	qdrantKeyFile := fs.String("qdrant-api-key-file", "", "file holding the Qdrant API key (env MEDIAVEC_QDRANT_API_KEY sets it directly)")
-	qdrantTLS := fs.Bool("qdrant-tls", false, "connect to Qdrant over TLS")
+	qopts := qdrantFlags(fs, "host:port of the Qdrant gRPC endpoint every worker writes to (required)")
 	thumbsDir := fs.String("thumbs", "", "shared folder for frame thumbnails (default: none are kept)")
 	models := fs.String("models", encoders.DefaultModelsDir(), "models folder")
 	ortLib := fs.String("ort-lib", encoders.DefaultORTLib(), "ONNX Runtime shared library")
@@ -135,7 +133,11 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *qdrantAddr == "" {
+	qcfg, err := qopts.config()
+	if err != nil {
+		return err
+	}
+	if qcfg == nil {
 		return fmt.Errorf("%w: a worker needs --qdrant: workers on several machines share one index (mediavec up runs the embedded one)", errUsage)
 	}
 	if *concurrency < 1 {
@@ -148,10 +150,6 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	policy, err := decode.ParsePolicy(*sampling)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	key, err := secret(*qdrantKeyFile, "MEDIAVEC_QDRANT_API_KEY", "qdrant api key")
-	if err != nil {
-		return err
 	}
 	log := slog.Default().With("worker", hostname())
 
@@ -183,7 +181,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	ix, err := index.OpenQdrant(ctx, index.QdrantConfig{Addr: *qdrantAddr, APIKey: key, TLS: *qdrantTLS})
+	ix, err := index.OpenQdrant(ctx, *qcfg)
 	if err != nil {
 		return err
 	}
@@ -239,7 +237,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "mediavec worker: metrics on http://%s/metrics\n", ln.Addr())
 	}
 
-	fmt.Fprintf(stdout, "mediavec worker: %d jobs at a time from %s into Qdrant at %s. SIGTERM drains.\n", *concurrency, nc.ConnectedUrlRedacted(), *qdrantAddr)
+	fmt.Fprintf(stdout, "mediavec worker: %d jobs at a time from %s into Qdrant at %s. SIGTERM drains.\n", *concurrency, nc.ConnectedUrlRedacted(), qcfg.Addr)
 	w := worker.New(wcfg, js, lanes, statuses, analyzer, ix)
 	err = w.Run(ctx)
 	fmt.Fprintln(stdout, "mediavec worker: stopped")
