@@ -36,14 +36,23 @@ func TestBackfillResumes(t *testing.T) {
 	for _, n := range []string{"a.mp4", "b.mov", "c.webm", "notes.txt"} {
 		os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o644)
 	}
+	// pending waits briefly for the consumer's count, which follows the
+	// stream a moment behind, to reach want, and returns it.
+	var want uint64
 	pending := func() uint64 {
-		info, err := lanes.Backfill.Info(ctx)
-		if err != nil {
-			t.Fatal(err)
+		var n uint64
+		for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			info, err := lanes.Backfill.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n = info.NumPending; n == want || time.Now().After(deadline) {
+				return n
+			}
 		}
-		return info.NumPending
 	}
 	out, code := cli(t, ctx, "backfill", "--nats", srv.ClientURL(), "--from", dir, "--quiet")
+	want = 3
 	if code != 0 || !strings.Contains(out, "3 queued") || pending() != 3 {
 		t.Fatalf("first backfill: exit %d, %q, %d pending", code, out, pending())
 	}
@@ -54,10 +63,12 @@ func TestBackfillResumes(t *testing.T) {
 	}
 	statuses.Put(ctx, queue.Status{VideoID: "a", State: queue.StateIndexed})
 	out, code = cli(t, ctx, "backfill", "--nats", srv.ClientURL(), "--from", dir, "--quiet")
+	want = 2
 	if code != 0 || !strings.Contains(out, "0 queued") || !strings.Contains(out, "3 skipped") || pending() != 2 {
 		t.Fatalf("resumed backfill: exit %d, %q, %d pending", code, out, pending())
 	}
 	out, code = cli(t, ctx, "backfill", "--nats", srv.ClientURL(), "--from", dir, "--quiet", "--reprocess", "--rate", "50")
+	want = 5
 	if code != 0 || !strings.Contains(out, "3 queued") || pending() != 5 {
 		t.Fatalf("backfill --reprocess: exit %d, %q, %d pending", code, out, pending())
 	}
