@@ -110,6 +110,21 @@ type Qdrant struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
+
+	// Concurrent ReplaceVideo calls are merged: whoever holds flushMu
+	// next sends every queued video's points together, in shared upsert
+	// requests, so the jobs of a busy worker share round trips.
+	queueMu sync.Mutex
+	queue   []*qWrite
+	flushMu sync.Mutex
+}
+
+// qWrite is one ReplaceVideo waiting to be sent.
+type qWrite struct {
+	collection, videoID string
+	points              []Point
+	finished            bool
+	err                 error
 }
 
 var _ Index = (*Qdrant)(nil)
@@ -585,24 +600,36 @@ func (q *Qdrant) Upsert(ctx context.Context, collection string, points []Point) 
 }
 
 func (q *Qdrant) upsert(ctx context.Context, collection string, points []Point) error {
-	structs := make([]*qdrant.PointStruct, len(points))
-	for i, p := range points {
-		ps, err := pointStruct(p)
-		if err != nil {
-			return err
-		}
-		structs[i] = ps
-	}
 	info, err := q.info(ctx, collection)
 	if err != nil {
 		return err
 	}
 	schema, _ := schemaOf(info.GetConfig().GetParams())
-	for _, p := range points {
-		if err := fitsSchema(schema, collection, p); err != nil {
-			return err
-		}
+	structs, err := checkedStructs(schema, collection, points)
+	if err != nil {
+		return err
 	}
+	return q.send(ctx, collection, structs)
+}
+
+// checkedStructs converts points, checked against the collection's schema.
+func checkedStructs(schema Schema, collection string, points []Point) ([]*qdrant.PointStruct, error) {
+	structs := make([]*qdrant.PointStruct, len(points))
+	for i, p := range points {
+		ps, err := pointStruct(p)
+		if err != nil {
+			return nil, err
+		}
+		if err := fitsSchema(schema, collection, p); err != nil {
+			return nil, err
+		}
+		structs[i] = ps
+	}
+	return structs, nil
+}
+
+// send upserts points in batches, each acknowledged once applied.
+func (q *Qdrant) send(ctx context.Context, collection string, structs []*qdrant.PointStruct) error {
 	for _, req := range upsertRequests(collection, structs, q.batch) {
 		var res *qdrant.PointsOperationResponse
 		err := q.do(ctx, func(ctx context.Context) (err error) {
@@ -666,25 +693,102 @@ func fitsSchema(s Schema, collection string, p Point) error {
 // points together, and a failure between the two steps leaves stale
 // points behind. It converges, though: every step is idempotent, so the
 // retry a failed job gets completes the replacement.
+//
+// Calls made at the same time share upsert requests (see flush).
 func (q *Qdrant) ReplaceVideo(ctx context.Context, collection, videoID string, points []Point) error {
 	for _, p := range points {
 		if p.Payload.VideoID != videoID {
 			return fmt.Errorf("replace video %s in %s: %w: point %s belongs to video %q", videoID, collection, ErrBadPoint, p.ID, p.Payload.VideoID)
 		}
 	}
-	if len(points) > 0 {
-		if err := q.upsert(ctx, collection, points); err != nil {
-			return fmt.Errorf("replace video %s in %s: %w", videoID, collection, err)
-		}
+	if q.closed.Load() {
+		return ErrClosed
 	}
-	keep := make([]*qdrant.PointId, len(points))
-	for i, p := range points {
-		keep[i] = pointID(p.ID) // valid: upsert checked it
+	w := &qWrite{collection: collection, videoID: videoID, points: points}
+	q.queueMu.Lock()
+	q.queue = append(q.queue, w)
+	q.queueMu.Unlock()
+	q.flushMu.Lock()
+	defer q.flushMu.Unlock()
+	for !w.finished {
+		q.flush(ctx)
 	}
-	if err := q.deleteWhere(ctx, collection, staleFilter(videoID, keep)); err != nil {
-		return fmt.Errorf("replace video %s in %s: %w", videoID, collection, err)
+	if w.err != nil {
+		return fmt.Errorf("replace video %s in %s: %w", videoID, collection, w.err)
 	}
 	return nil
+}
+
+// flush sends queued replacements: per collection, every video's points
+// in shared batched upserts, then each video's stale points deleted. A
+// video queued twice waits for the next flush, so its two replacements
+// never interleave. Callers hold flushMu. It runs on the caller's context
+// cut loose from its cancellation (with a deadline), since it carries
+// other callers' writes too.
+func (q *Qdrant) flush(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	q.queueMu.Lock()
+	var batch, later []*qWrite
+	taken := map[[2]string]bool{}
+	for _, w := range q.queue {
+		k := [2]string{w.collection, w.videoID}
+		if taken[k] {
+			later = append(later, w)
+			continue
+		}
+		taken[k] = true
+		batch = append(batch, w)
+	}
+	q.queue = later
+	q.queueMu.Unlock()
+
+	byColl := map[string][]*qWrite{}
+	var order []string
+	for _, w := range batch {
+		if byColl[w.collection] == nil {
+			order = append(order, w.collection)
+		}
+		byColl[w.collection] = append(byColl[w.collection], w)
+	}
+	for _, coll := range order {
+		ws := byColl[coll]
+		var structs []*qdrant.PointStruct
+		var ok []*qWrite
+		info, err := q.info(ctx, coll)
+		if err != nil {
+			finish(ws, err)
+			continue
+		}
+		schema, _ := schemaOf(info.GetConfig().GetParams())
+		for _, w := range ws {
+			// A bad point fails its own video only.
+			ps, err := checkedStructs(schema, coll, w.points)
+			if err != nil {
+				finish([]*qWrite{w}, err)
+				continue
+			}
+			structs = append(structs, ps...)
+			ok = append(ok, w)
+		}
+		if err := q.send(ctx, coll, structs); err != nil {
+			finish(ok, err)
+			continue
+		}
+		for _, w := range ok {
+			keep := make([]*qdrant.PointId, len(w.points))
+			for i, p := range w.points {
+				keep[i] = pointID(p.ID) // valid: checked above
+			}
+			finish([]*qWrite{w}, q.deleteWhere(ctx, coll, staleFilter(w.videoID, keep)))
+		}
+	}
+}
+
+func finish(ws []*qWrite, err error) {
+	for _, w := range ws {
+		w.finished, w.err = true, err
+	}
 }
 
 // staleFilter selects a video's points other than keep.

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -712,5 +713,83 @@ func TestQdrantClosed(t *testing.T) {
 	}
 	if _, err := q.Collections(t.Context()); !errors.Is(err, ErrClosed) {
 		t.Errorf("after close: %v, want ErrClosed", err)
+	}
+}
+
+// Replacements queued while one is being sent share the next one's upsert
+// requests; a bad point fails only its own video; two replacements of the
+// same video never interleave.
+func TestQdrantMergesConcurrentReplacements(t *testing.T) {
+	t.Parallel()
+	srv := qdranttest.New()
+	q := openQdrant(t, QdrantConfig{Addr: srv.Start(t), SkipCompatibilityCheck: true})
+	ctx := t.Context()
+	if err := q.Ensure(ctx, "c", Schema{Dense: map[string]int{"a": 2}}); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(v string, n int) []Point {
+		var pts []Point
+		for i := range n {
+			pts = append(pts, Point{ID: SegmentID(v, "a", i), Vectors: map[string][]float32{"a": {1, float32(i)}}, Payload: Payload{VideoID: v}})
+		}
+		return pts
+	}
+	before := srv.Calls("Points/Upsert")
+	q.flushMu.Lock() // a flush in progress: the next calls queue up
+	var wg sync.WaitGroup
+	errs := map[string]error{}
+	var mu sync.Mutex
+	calls := map[string][]Point{"v1": mk("v1", 3), "v2": mk("v2", 4), "v3": mk("v3", 2), "bad": {{ID: SegmentID("bad", "a", 0), Vectors: map[string][]float32{"a": {1, 2, 3}}, Payload: Payload{VideoID: "bad"}}}}
+	for v, pts := range calls {
+		wg.Go(func() {
+			err := q.ReplaceVideo(ctx, "c", v, pts)
+			mu.Lock()
+			errs[v] = err
+			mu.Unlock()
+		})
+	}
+	// The same video again, with fewer points: it must end with those.
+	wg.Go(func() {
+		for {
+			q.queueMu.Lock()
+			n := len(q.queue)
+			q.queueMu.Unlock()
+			if n == len(calls) {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		err := q.ReplaceVideo(ctx, "c", "v1", mk("v1", 1))
+		mu.Lock()
+		errs["v1 again"] = err
+		mu.Unlock()
+	})
+	for {
+		q.queueMu.Lock()
+		n := len(q.queue)
+		q.queueMu.Unlock()
+		if n == len(calls)+1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	q.flushMu.Unlock()
+	wg.Wait()
+	for v, err := range errs {
+		if (v == "bad") != (err != nil) {
+			t.Errorf("%s: %v", v, err)
+		}
+	}
+	if !errors.Is(errs["bad"], ErrBadVector) {
+		t.Errorf("bad point: %v, want ErrBadVector", errs["bad"])
+	}
+	// v2, v3 and the first v1 in one upsert; the second v1 in another.
+	if got := srv.Calls("Points/Upsert") - before; got != 2 {
+		t.Errorf("%d upsert requests for 4 queued replacements, want 2", got)
+	}
+	for v, want := range map[string]int{"v1": 1, "v2": 4, "v3": 2, "bad": 0} {
+		if n, _ := q.Count(ctx, "c", Filter{VideoIDs: []string{v}}); n != want {
+			t.Errorf("%s: %d points, want %d", v, n, want)
+		}
 	}
 }
