@@ -156,21 +156,9 @@ func (s *Searcher) Text(ctx context.Context, text string, opts Options) (Respons
 	use := func(space string) bool { return len(opts.Spaces) == 0 || slices.Contains(opts.Spaces, space) }
 	perSpace := map[string]map[string]*videoScore{}
 	query := func(space string, q index.Query) error {
-		q.Collection, q.Using, q.Limit, q.Filter = index.Segments, space, opts.Limit, opts.Filter
-		groups, err := s.ix.QueryGroups(ctx, q, 3)
-		if err != nil {
-			return fmt.Errorf("search %s: %w", space, err)
-		}
-		scores := map[string]*videoScore{}
-		for _, g := range groups {
-			vs := &videoScore{mean: float64(g.Hits[0].Score), source: g.Hits[0].Payload.Source}
-			for _, h := range g.Hits {
-				vs.matches = append(vs.matches, match(space, h, 0, 0))
-			}
-			scores[g.VideoID] = vs
-		}
+		scores, err := s.bestSegments(ctx, space, q, opts)
 		perSpace[space] = scores
-		return nil
+		return err
 	}
 	sv := s.analyzer.Text(text)
 	if use(encoders.SpaceTextLexical) && len(sv.Indices) > 0 {
@@ -205,9 +193,21 @@ func (s *Searcher) Text(ctx context.Context, text string, opts Options) (Respons
 // computed (with the same model); each video scores by its best segment.
 func (s *Searcher) Vector(ctx context.Context, space string, vec []float32, opts Options) (Response, error) {
 	opts = opts.withDefaults()
-	groups, err := s.ix.QueryGroups(ctx, index.Query{Collection: index.Segments, Using: space, Dense: vec, Limit: opts.Limit, Filter: opts.Filter}, 3)
+	scores, err := s.bestSegments(ctx, space, index.Query{Dense: vec}, opts)
 	if err != nil {
-		return Response{}, fmt.Errorf("search %s: %w", space, err)
+		return Response{}, err
+	}
+	return s.finish(ctx, fuse(map[string]map[string]*videoScore{space: scores}, opts.Limit))
+}
+
+// bestSegments runs q (a dense or sparse vector) on one space's segments,
+// grouped by video: each video scores by its best segment, and its best
+// three are its matches.
+func (s *Searcher) bestSegments(ctx context.Context, space string, q index.Query, opts Options) (map[string]*videoScore, error) {
+	q.Collection, q.Using, q.Limit, q.Filter = index.Segments, space, opts.Limit, opts.Filter
+	groups, err := s.ix.QueryGroups(ctx, q, 3)
+	if err != nil {
+		return nil, fmt.Errorf("search %s: %w", space, err)
 	}
 	scores := map[string]*videoScore{}
 	for _, g := range groups {
@@ -217,7 +217,7 @@ func (s *Searcher) Vector(ctx context.Context, space string, vec []float32, opts
 		}
 		scores[g.VideoID] = vs
 	}
-	return s.finish(ctx, fuse(map[string]map[string]*videoScore{space: scores}, opts.Limit))
+	return scores, nil
 }
 
 // Like finds videos similar to an indexed video, from its video-level

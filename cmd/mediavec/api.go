@@ -6,13 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
-	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/mediavec/mediavec/decode"
 	"github.com/mediavec/mediavec/encoders"
-	"github.com/mediavec/mediavec/queue"
 )
 
 // runAPI serves the HTTP API and the search page for a fleet: submissions
@@ -30,12 +28,7 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	provider := fs.String("provider", "cpu", "ONNX Runtime execution provider: cpu, cuda or tensorrt (self-tested at start)")
 	intraOp := fs.Int("intra-op-threads", 1, "threads one model inference may use")
 	generation := fs.Int("generation", 1, "the collections' generation to ensure (the aliases decide what queries read)")
-	replicas := fs.Int("replicas", 1, "replicas of every stream: the same value as the workers' (3 on a cluster)")
-	ackWait := fs.Duration("ack-wait", 30*time.Second, "the workers' --ack-wait (the topology is ensured with it)")
-	maxAttempts := fs.Int("max-attempts", 5, "the workers' --max-attempts")
-	dlqRetention := fs.Duration("dlq-retention", 30*24*time.Hour, "how long dead letters are kept; the same on every process")
-	eventRetention := fs.Duration("event-retention", 7*24*time.Hour, "how long events are kept for downstream consumers; the same on every process")
-	statusTTL := fs.Duration("status-ttl", 0, "how long video statuses and content hashes are kept after their last update (0: for ever); the same on every process")
+	topology := topologyFlags(fs, "replicas of every stream: the same value as the workers' (3 on a cluster)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -63,7 +56,7 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		HTTPAddr:   *httpAddr, ModelsDir: *models, ORTLib: *ortLib, Session: scfg, APIToken: token, ThumbsDir: *thumbsDir,
 		Qdrant:   qcfg,
 		Connect:  func() (*nats.Conn, error) { return nopts.connect("mediavec api "+hostname(), log) },
-		Topology: queue.Topology{Replicas: *replicas, AckWait: *ackWait, MaxAttempts: *maxAttempts, StatusTTL: *statusTTL, DLQRetention: *dlqRetention, EventRetention: *eventRetention},
+		Topology: topology(),
 		Decode:   decode.Config{Threads: max(1, runtime.NumCPU()/2)},
 		Logger:   log,
 	}

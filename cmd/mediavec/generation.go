@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/mediavec/mediavec/index"
+	"github.com/mediavec/mediavec/queue"
 	"github.com/mediavec/mediavec/worker"
 )
 
@@ -75,4 +77,20 @@ func (o qdrantOptions) config() (*index.QdrantConfig, error) {
 		return nil, err
 	}
 	return &index.QdrantConfig{Addr: *o.addr, APIKey: key, TLS: *o.tls}, nil
+}
+
+// topologyFlags adds the JetStream topology flags every fleet process
+// shares (each start applies them, so all processes must agree) and
+// returns a function that reads them.
+func topologyFlags(fs *flag.FlagSet, replicasHelp string) func() queue.Topology {
+	replicas := fs.Int("replicas", 1, replicasHelp)
+	ackWait := fs.Duration("ack-wait", 30*time.Second, "how long a job may go without an ack or heartbeat before redelivery")
+	maxAttempts := fs.Int("max-attempts", 5, "deliveries a job gets before it is dead-lettered as exhausted")
+	dlqRetention := fs.Duration("dlq-retention", 30*24*time.Hour, "how long dead letters are kept; the same on every process")
+	eventRetention := fs.Duration("event-retention", 7*24*time.Hour, "how long events are kept for downstream consumers; the same on every process")
+	statusTTL := fs.Duration("status-ttl", 0, "how long video statuses and content hashes are kept after their last update (0: for ever); the same on every process")
+	return func() queue.Topology {
+		return queue.Topology{Replicas: *replicas, AckWait: *ackWait, MaxAttempts: *maxAttempts,
+			DLQRetention: *dlqRetention, EventRetention: *eventRetention, StatusTTL: *statusTTL}
+	}
 }

@@ -30,14 +30,14 @@ func commands() []command {
 		{"worker", "process jobs from an existing NATS into Qdrant (a fleet's worker)", runWorker},
 		{"submit", "queue videos for indexing; prints one video id per line", runSubmit},
 		{"status", "print a video's state (queued, processing, indexed, failed: …)", runStatus},
-		{"search", "find videos similar to a video file or an indexed video", runSearch},
+		{"search", "find videos by a video, an image, words or an indexed video; near-duplicates", runSearch},
 		{"backfill", "queue a folder or a JSON-lines file of videos on the backfill lane (resumable)", runBackfill},
 		{"index", "list the index's collections, switch an alias to a generation, drop one", runIndex},
 		{"dlq", "list dead-lettered jobs, or replay them onto their lane", runDLQ},
 		{"probe", "print what decode sees in a video, as JSON", runProbe},
-		{"models", "list the encoders and verify their files", runModels},
+		{"models", "list the models, check their files and graphs, load them", runModels},
 		{"health", "check a running worker's or api's health endpoint (the image's HEALTHCHECK)", runHealth},
-		{"bench", "benchmarks against a baseline in the same run (bench decode)", runBench},
+		{"bench", "benchmarks against a baseline in the same run (decode, index, encoders, pipeline)", runBench},
 	}
 }
 

@@ -120,12 +120,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	roots := fs.String("roots", "", "comma-separated folders that file sources must be under (default: any)")
 	allowPrivate := fs.Bool("http-allow-private", false, "let http(s) sources reach loopback and private addresses")
 	maxDuration := fs.Duration("max-duration", 2*time.Hour, "longest video accepted")
-	replicas := fs.Int("replicas", 1, "replicas of every stream (3 on a cluster)")
-	ackWait := fs.Duration("ack-wait", 30*time.Second, "how long a job may go without an ack or heartbeat before redelivery")
-	maxAttempts := fs.Int("max-attempts", 5, "deliveries a job gets before it is dead-lettered as exhausted")
-	dlqRetention := fs.Duration("dlq-retention", 30*24*time.Hour, "how long dead letters are kept; the same on every process")
-	eventRetention := fs.Duration("event-retention", 7*24*time.Hour, "how long events are kept for downstream consumers; the same on every process")
-	statusTTL := fs.Duration("status-ttl", 0, "how long video statuses and content hashes are kept after their last update (0: for ever); the same on every process")
+	topology := topologyFlags(fs, "replicas of every stream (3 on a cluster)")
 	drain := fs.Duration("drain-timeout", 30*time.Second, "on SIGTERM, how long jobs in flight may finish before they are released")
 	generation := fs.Int("generation", 1, "the collections' generation this worker writes (segments_gN, videos_gN); a new model set is a new generation")
 	alsoWrite := fs.Int("also-write-generation", 0, "during a rollout, also keep this older generation up to date (dual write); 0: none")
@@ -173,7 +168,8 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	lanes, err := queue.Ensure(ctx, js, queue.Topology{Replicas: *replicas, AckWait: *ackWait, MaxAttempts: *maxAttempts, StatusTTL: *statusTTL, DLQRetention: *dlqRetention, EventRetention: *eventRetention})
+	topo := topology()
+	lanes, err := queue.Ensure(ctx, js, topo)
 	if err != nil {
 		return err
 	}
@@ -198,7 +194,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	wcfg := worker.Config{Concurrency: *concurrency, DrainTimeout: *drain, Heartbeat: *ackWait / 3, Logger: log, Targets: targets, Generation: *generation}
+	wcfg := worker.Config{Concurrency: *concurrency, DrainTimeout: *drain, Heartbeat: topo.AckWait / 3, Logger: log, Targets: targets, Generation: *generation}
 	if wcfg.Contents, err = queue.OpenContents(ctx, js); err != nil {
 		return err
 	}

@@ -93,8 +93,7 @@ func Pipeline(ctx context.Context, cfg PipelineConfig, w io.Writer) (float64, er
 		return 0, err
 	}
 	defer set.Close()
-	dcfg := decode.Config{Threads: 1}
-	a := analyze.New(analyze.Config{Decode: dcfg}, analyze.Models{Speech: set.Speech, VAD: set.VAD, OCR: set.OCR})
+	a := analyze.New(analyze.Config{Decode: decode.Config{Threads: 1}}, analyze.Models{Speech: set.Speech, VAD: set.VAD, OCR: set.OCR})
 
 	// 1. Each stage alone, clip after clip, in this process: CPU time.
 	stages := map[string]time.Duration{}
@@ -197,8 +196,7 @@ func Pipeline(ctx context.Context, cfg PipelineConfig, w io.Writer) (float64, er
 	if err := index.EnsureGeneration(ctx, pix, 1, segSchema, vidSchema); err != nil {
 		return 0, err
 	}
-	pa := analyze.New(analyze.Config{Decode: decode.Config{Threads: 1}}, analyze.Models{Speech: set.Speech, VAD: set.VAD, OCR: set.OCR})
-	wk := worker.New(worker.Config{Concurrency: cfg.Concurrency, FetchWait: 50 * time.Millisecond, Logger: quietLogger()}, js, lanes, statuses, pa, pix)
+	wk := worker.New(worker.Config{Concurrency: cfg.Concurrency, FetchWait: 50 * time.Millisecond, Logger: quietLogger()}, js, lanes, statuses, a, pix)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	start := time.Now()
