@@ -11,7 +11,10 @@ import (
 )
 
 func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("models", "models [flags]", stderr)
+	if len(args) > 0 && args[0] == "import-tfjs" {
+		return runImportTFJS(ctx, args[1:], stdout, stderr)
+	}
+	fs := newFlags("models", "models [flags]\n       mediavec models import-tfjs MODEL.json OUT.onnx [flags]\n\nLists the models, checks their files and graphs, and loads them;\nimport-tfjs converts a TensorFlow.js graph model to ONNX (see its --help).", stderr)
 	models := fs.String("models", encoders.DefaultModelsDir(), "models folder")
 	ortLib := fs.String("ort-lib", encoders.DefaultORTLib(), "ONNX Runtime shared library")
 	provider := fs.String("provider", "cpu", "execution provider to self-test: cpu, cuda or tensorrt")

@@ -27,11 +27,13 @@ const (
 	Float32 DataType = 1
 	Int32   DataType = 6
 	Int64   DataType = 7
+	Bool    DataType = 9
 )
 
 // Value is a typed graph input or output. A negative dimension is dynamic
 // and is written as the symbolic dimension "d<index>" (the batch dimension
-// of an input, say).
+// of an input, say). A nil Shape leaves the shape unknown (an output whose
+// shape the writer did not infer); an empty, non-nil one is a scalar.
 type Value struct {
 	Name  string
 	Type  DataType
@@ -70,8 +72,10 @@ func Float(name string, v float32) Attr { return Attr{name: name, kind: 1, f: v,
 // Str is a string attribute.
 func Str(name, v string) Attr { return Attr{name: name, kind: 3, s: v, valid: true} }
 
-// Node is one operator of the default ONNX domain.
+// Node is one operator of the default ONNX domain. Name is optional; ONNX
+// Runtime uses it in its error messages.
 type Node struct {
+	Name    string
 	Op      string
 	Inputs  []string
 	Outputs []string
@@ -169,6 +173,9 @@ func (n Node) marshal() ([]byte, error) {
 	for _, out := range n.Outputs {
 		b = appendString(b, 2, out)
 	}
+	if n.Name != "" {
+		b = appendString(b, 3, n.Name)
+	}
 	b = appendString(b, 4, n.Op)
 	for _, a := range n.Attrs {
 		if !a.valid {
@@ -251,7 +258,9 @@ func (v Value) marshal() []byte {
 	}
 	var tensor []byte
 	tensor = appendVarint(tensor, 1, uint64(v.Type))
-	tensor = appendBytes(tensor, 2, shape)
+	if v.Shape != nil {
+		tensor = appendBytes(tensor, 2, shape)
+	}
 	var typ []byte
 	typ = appendBytes(typ, 1, tensor)
 	var b []byte

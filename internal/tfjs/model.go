@@ -1,0 +1,405 @@
+// Package tfjs reads TensorFlow.js graph models (a model.json topology plus
+// binary weight shards) and converts them to ONNX models that ONNX Runtime
+// runs.
+//
+// A graph model is a frozen TensorFlow GraphDef written as JSON: nodes with
+// an op, inputs and attributes, and a weights manifest that says where each
+// constant's bytes lie in the shards and how they were quantised. Load reads
+// both and dequantises every constant to float32 or int64; Convert maps each
+// node to standard ONNX operators (see ops.go for the list).
+package tfjs
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// ErrUnsupported is wrapped by every error about something in a model that
+// the converter does not handle: an op, an attribute value, a dtype.
+var ErrUnsupported = errors.New("not supported")
+
+// GraphModel is a loaded TF.js graph model.
+type GraphModel struct {
+	Path        string // the model.json it was read from
+	Format      string
+	GeneratedBy string
+	ConvertedBy string
+	Nodes       []NodeDef
+	Signature   Signature
+	// Weights holds every constant by node name, dequantised.
+	Weights map[string]*Weight
+	// Dequantised counts the weights stored quantised, by storage dtype.
+	Dequantised map[string]int
+}
+
+// NodeDef is one node of the topology, as TensorFlow's NodeDef.
+type NodeDef struct {
+	Name  string               `json:"name"`
+	Op    string               `json:"op"`
+	Input []string             `json:"input"`
+	Attr  map[string]AttrValue `json:"attr"`
+}
+
+// AttrValue is a TensorFlow AttrValue in its JSON form: int64 values are
+// decimal strings, strings are base64.
+type AttrValue struct {
+	S     *string   `json:"s"`
+	I     *string   `json:"i"`
+	F     *float64  `json:"f"`
+	B     *bool     `json:"b"`
+	Type  string    `json:"type"`
+	List  *AttrList `json:"list"`
+	Shape *Shape    `json:"shape"`
+}
+
+// AttrList is a list-valued attribute.
+type AttrList struct {
+	S    []string  `json:"s"`
+	I    []string  `json:"i"`
+	F    []float64 `json:"f"`
+	B    []bool    `json:"b"`
+	Type []string  `json:"type"`
+}
+
+// Shape is a TensorShapeProto: a size of -1 is unknown.
+type Shape struct {
+	Dim []struct {
+		Size string `json:"size"`
+	} `json:"dim"`
+	UnknownRank bool `json:"unknownRank"`
+}
+
+// Dims returns the shape's sizes (-1 where unknown).
+func (s *Shape) Dims() ([]int64, error) {
+	if s == nil || s.UnknownRank {
+		return nil, nil
+	}
+	out := make([]int64, len(s.Dim))
+	for i, d := range s.Dim {
+		if d.Size == "" {
+			out[i] = -1
+			continue
+		}
+		v, err := strconv.ParseInt(d.Size, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("shape size %q: %w", d.Size, err)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// Signature names a model's inputs and outputs.
+type Signature struct {
+	Inputs  map[string]TensorInfo `json:"inputs"`
+	Outputs map[string]TensorInfo `json:"outputs"`
+}
+
+// TensorInfo is one entry of a signature.
+type TensorInfo struct {
+	Name        string `json:"name"`
+	DType       string `json:"dtype"`
+	TensorShape *Shape `json:"tensorShape"`
+}
+
+// Weight is a constant. Exactly one of Floats and Ints holds its values;
+// TF.js int32 and bool constants are widened to int64.
+type Weight struct {
+	Name   string
+	DType  string // "float32", "int32" or "bool", as in the manifest
+	Shape  []int64
+	Floats []float32
+	Ints   []int64
+}
+
+// Len is the number of elements the shape holds.
+func (w *Weight) Len() int64 { return numElements(w.Shape) }
+
+func numElements(shape []int64) int64 {
+	n := int64(1)
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+type modelJSON struct {
+	Format        string `json:"format"`
+	GeneratedBy   string `json:"generatedBy"`
+	ConvertedBy   string `json:"convertedBy"`
+	ModelTopology struct {
+		Node []NodeDef `json:"node"`
+	} `json:"modelTopology"`
+	Signature       Signature     `json:"signature"`
+	WeightsManifest []weightGroup `json:"weightsManifest"`
+}
+
+type weightGroup struct {
+	Paths   []string     `json:"paths"`
+	Weights []weightSpec `json:"weights"`
+}
+
+type weightSpec struct {
+	Name         string        `json:"name"`
+	Shape        []int64       `json:"shape"`
+	DType        string        `json:"dtype"`
+	Quantization *quantization `json:"quantization"`
+}
+
+type quantization struct {
+	DType         string  `json:"dtype"` // uint8, uint16 or float16
+	Scale         float64 `json:"scale"`
+	Min           float64 `json:"min"`
+	OriginalDType string  `json:"original_dtype"`
+}
+
+// Load reads model.json at path and the weight shards it names (paths
+// relative to its folder), and dequantises every weight.
+func Load(path string) (*GraphModel, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read TF.js model: %w", err)
+	}
+	var mj modelJSON
+	if err := json.Unmarshal(raw, &mj); err != nil {
+		return nil, fmt.Errorf("parse TF.js model %s: %w", path, err)
+	}
+	if mj.Format != "" && mj.Format != "graph-model" {
+		return nil, fmt.Errorf("TF.js model %s: format %q: %w (only graph models; a layers model must be converted to a graph model first)", path, mj.Format, ErrUnsupported)
+	}
+	if len(mj.ModelTopology.Node) == 0 {
+		return nil, fmt.Errorf("TF.js model %s: no modelTopology.node: not a graph model", path)
+	}
+	m := &GraphModel{
+		Path: path, Format: mj.Format, GeneratedBy: mj.GeneratedBy, ConvertedBy: mj.ConvertedBy,
+		Nodes: mj.ModelTopology.Node, Signature: mj.Signature,
+		Weights: map[string]*Weight{}, Dequantised: map[string]int{},
+	}
+	dir := filepath.Dir(path)
+	for gi, g := range mj.WeightsManifest {
+		var buf []byte
+		for _, p := range g.Paths {
+			if filepath.IsAbs(p) || strings.Contains(p, "..") {
+				return nil, fmt.Errorf("TF.js model %s: weight shard path %q leaves the model's folder", path, p)
+			}
+			b, err := os.ReadFile(filepath.Join(dir, p))
+			if err != nil {
+				return nil, fmt.Errorf("TF.js model %s: weight shard: %w", path, err)
+			}
+			buf = append(buf, b...)
+		}
+		off := 0
+		for _, spec := range g.Weights {
+			w, n, err := decodeWeight(spec, buf[off:])
+			if err != nil {
+				return nil, fmt.Errorf("TF.js model %s: weight group %d: %w", path, gi, err)
+			}
+			off += n
+			m.Weights[spec.Name] = w
+			if spec.Quantization != nil {
+				m.Dequantised[spec.Quantization.DType]++
+			}
+		}
+		if off != len(buf) {
+			return nil, fmt.Errorf("TF.js model %s: weight group %d: shards hold %d bytes, the manifest describes %d", path, gi, len(buf), off)
+		}
+	}
+	return m, nil
+}
+
+// decodeWeight reads one weight from the start of b and returns it with the
+// number of bytes it took.
+func decodeWeight(spec weightSpec, b []byte) (*Weight, int, error) {
+	for _, d := range spec.Shape {
+		if d < 0 {
+			return nil, 0, fmt.Errorf("weight %s: negative dimension in %v", spec.Name, spec.Shape)
+		}
+	}
+	n := numElements(spec.Shape)
+	w := &Weight{Name: spec.Name, DType: spec.DType, Shape: spec.Shape}
+	if n > 1<<31 {
+		return nil, 0, fmt.Errorf("weight %s: %d elements", spec.Name, n)
+	}
+	switch spec.DType {
+	case "float32", "int32", "bool":
+	default:
+		return nil, 0, fmt.Errorf("weight %s: dtype %q: %w", spec.Name, spec.DType, ErrUnsupported)
+	}
+	q := spec.Quantization
+	if q == nil {
+		size := 4
+		if spec.DType == "bool" {
+			size = 1
+		}
+		if int64(len(b)) < n*int64(size) {
+			return nil, 0, fmt.Errorf("weight %s: needs %d bytes, %d left in the shards", spec.Name, n*int64(size), len(b))
+		}
+		switch spec.DType {
+		case "float32":
+			w.Floats = make([]float32, n)
+			for i := range w.Floats {
+				w.Floats[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+			}
+		case "int32":
+			w.Ints = make([]int64, n)
+			for i := range w.Ints {
+				w.Ints[i] = int64(int32(binary.LittleEndian.Uint32(b[4*i:])))
+			}
+		case "bool":
+			w.Ints = make([]int64, n)
+			for i := range w.Ints {
+				if b[i] != 0 {
+					w.Ints[i] = 1
+				}
+			}
+		}
+		return w, int(n) * size, nil
+	}
+	// Quantised: uint8 and uint16 are affine (v·scale + min), float16 is a
+	// half-precision copy. An int32 weight quantised affinely is rounded back.
+	var size int
+	switch q.DType {
+	case "uint8":
+		size = 1
+	case "uint16", "float16":
+		size = 2
+	default:
+		return nil, 0, fmt.Errorf("weight %s: quantisation dtype %q: %w", spec.Name, q.DType, ErrUnsupported)
+	}
+	if spec.DType == "bool" {
+		return nil, 0, fmt.Errorf("weight %s: quantised bool: %w", spec.Name, ErrUnsupported)
+	}
+	if int64(len(b)) < n*int64(size) {
+		return nil, 0, fmt.Errorf("weight %s: needs %d bytes, %d left in the shards", spec.Name, n*int64(size), len(b))
+	}
+	vals := make([]float32, n)
+	for i := range vals {
+		switch q.DType {
+		case "uint8":
+			vals[i] = float32(float64(b[i])*q.Scale + q.Min)
+		case "uint16":
+			vals[i] = float32(float64(binary.LittleEndian.Uint16(b[2*i:]))*q.Scale + q.Min)
+		case "float16":
+			vals[i] = HalfToFloat32(binary.LittleEndian.Uint16(b[2*i:]))
+		}
+	}
+	if spec.DType == "int32" {
+		w.Ints = make([]int64, n)
+		for i, v := range vals {
+			w.Ints[i] = int64(math.Round(float64(v)))
+		}
+	} else {
+		w.Floats = vals
+	}
+	return w, int(n) * size, nil
+}
+
+// HalfToFloat32 widens an IEEE 754 half-precision value, subnormals,
+// infinities and NaN included.
+func HalfToFloat32(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	frac := uint32(h) & 0x3ff
+	switch {
+	case exp == 0 && frac == 0:
+		return math.Float32frombits(sign)
+	case exp == 0: // subnormal: normalise
+		e := uint32(127 - 15 + 1)
+		for frac&0x400 == 0 {
+			frac <<= 1
+			e--
+		}
+		frac &= 0x3ff
+		return math.Float32frombits(sign | e<<23 | frac<<13)
+	case exp == 0x1f:
+		return math.Float32frombits(sign | 0xff<<23 | frac<<13)
+	default:
+		return math.Float32frombits(sign | (exp+127-15)<<23 | frac<<13)
+	}
+}
+
+// attribute accessors: a missing attribute yields the default.
+
+func (n *NodeDef) attrInt(name string, def int64) (int64, error) {
+	a, ok := n.Attr[name]
+	if !ok || a.I == nil {
+		return def, nil
+	}
+	v, err := strconv.ParseInt(*a.I, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("node %q: attribute %s=%q: %w", n.Name, name, *a.I, err)
+	}
+	return v, nil
+}
+
+func (n *NodeDef) attrInts(name string) ([]int64, error) {
+	a, ok := n.Attr[name]
+	if !ok || a.List == nil {
+		return nil, nil
+	}
+	out := make([]int64, len(a.List.I))
+	for i, s := range a.List.I {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("node %q: attribute %s: %w", n.Name, name, err)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+func (n *NodeDef) attrString(name, def string) (string, error) {
+	a, ok := n.Attr[name]
+	if !ok || a.S == nil {
+		return def, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(*a.S)
+	if err != nil {
+		return "", fmt.Errorf("node %q: attribute %s: %w", n.Name, name, err)
+	}
+	return string(b), nil
+}
+
+func (n *NodeDef) attrStrings(name string) ([]string, error) {
+	a, ok := n.Attr[name]
+	if !ok || a.List == nil {
+		return nil, nil
+	}
+	out := make([]string, len(a.List.S))
+	for i, s := range a.List.S {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return nil, fmt.Errorf("node %q: attribute %s: %w", n.Name, name, err)
+		}
+		out[i] = string(b)
+	}
+	return out, nil
+}
+
+func (n *NodeDef) attrFloat(name string, def float64) float64 {
+	a, ok := n.Attr[name]
+	if !ok || a.F == nil {
+		return def
+	}
+	return *a.F
+}
+
+func (n *NodeDef) attrBool(name string, def bool) bool {
+	a, ok := n.Attr[name]
+	if !ok || a.B == nil {
+		return def
+	}
+	return *a.B
+}
+
+func (n *NodeDef) attrType(name string) string {
+	return n.Attr[name].Type
+}
