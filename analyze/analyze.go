@@ -37,6 +37,14 @@ type Config struct {
 	OCRWidth int
 	// MaxOCRFrames caps the frames read per video. Defaults to 60.
 	MaxOCRFrames int
+	// MaxObjectFrames caps the frames CenterNet sees per video, spread
+	// over the whole video (each is a 512×512 RGB image in memory).
+	// Defaults to 120: every frame of a two-minute video at fps=1.
+	MaxObjectFrames int
+	// LabelMinScore is the detection score from which an object becomes
+	// a label of its frame: in the segment payload, the video's label
+	// summary and the timed text. Defaults to 0.25.
+	LabelMinScore float32
 }
 
 // Models are the loaded models an Analyzer uses; a nil one is not used.
@@ -47,6 +55,9 @@ type Models struct {
 	// CLIP models each add a frame space ("clip_NAME") that text queries
 	// can search too.
 	CLIP []*encoders.CLIPModel
+	// CenterNet gives frame_centernet_v1 and the COCO object labels of
+	// frames (objects_centernet_v1), which also become text.
+	CenterNet *encoders.CenterNet
 }
 
 // SpaceInfo describes one space: what the index needs to hold it.
@@ -63,6 +74,7 @@ var BuiltinSpaces = []SpaceInfo{
 	{Name: encoders.SpaceFrameDCT, Modality: "frame", Dim: encoders.FrameDCTDim},
 	{Name: encoders.SpaceAudioSpeech, Modality: "audio", Dim: encoders.SpeechDim},
 	{Name: encoders.SpaceTextLexical, Modality: "text", Sparse: true},
+	{Name: encoders.SpaceFrameCenterNet, Modality: "frame", Dim: encoders.CenterNetDim},
 }
 
 // Analyzer embeds videos. It is safe for concurrent use.
@@ -71,6 +83,7 @@ type Analyzer struct {
 	speech *encoders.Speech
 	vad    *encoders.VAD
 	ocr    *encoders.OCR
+	objs   *encoders.CenterNet
 	clip   map[string]*encoders.CLIPModel // by space
 	spaces []SpaceInfo
 	text   encoders.TextLexical
@@ -92,7 +105,13 @@ func New(cfg Config, m Models) *Analyzer {
 	if cfg.MaxOCRFrames <= 0 {
 		cfg.MaxOCRFrames = 60
 	}
-	a := &Analyzer{cfg: cfg, speech: m.Speech, vad: m.VAD, ocr: m.OCR, clip: map[string]*encoders.CLIPModel{}}
+	if cfg.MaxObjectFrames <= 0 {
+		cfg.MaxObjectFrames = 120
+	}
+	if cfg.LabelMinScore <= 0 {
+		cfg.LabelMinScore = 0.25
+	}
+	a := &Analyzer{cfg: cfg, speech: m.Speech, vad: m.VAD, ocr: m.OCR, objs: m.CenterNet, clip: map[string]*encoders.CLIPModel{}}
 	a.spaces = slices.Clone(BuiltinSpaces)
 	for _, c := range m.CLIP {
 		a.clip[c.Space()] = c
@@ -150,6 +169,14 @@ type Segment struct {
 	Sparse   *encoders.Sparse // sparse spaces
 	Text     string           // text segments: the text embedded
 	Speech   float32          // audio segments: the share that is speech (VAD)
+	Labels   []string         // frame segments: the objects seen (objects_centernet_v1)
+}
+
+// ObjectCount summarises one object label over a video.
+type ObjectCount struct {
+	Label    string  `json:"label"`
+	Frames   int     `json:"frames"`    // frames where it was seen
+	MaxScore float32 `json:"max_score"` // its best detection score
 }
 
 // Result is a video's segments and, per space, the pooled video vector.
@@ -165,6 +192,11 @@ type Result struct {
 	// DuplicateOf is the video this one repeats exactly; when set, nothing
 	// was embedded.
 	DuplicateOf string
+	// Objects is the video's label summary: every object label seen in a
+	// frame CenterNet looked at, most frames first.
+	Objects []ObjectCount
+	// ObjectFrames is the number of frames CenterNet looked at.
+	ObjectFrames int
 	// Thumbs holds a JPEG of every sampled frame by its time in
 	// milliseconds (a frame segment's start), when asked for.
 	Thumbs  map[int64][]byte
@@ -199,6 +231,9 @@ func (a *Analyzer) Loaded() []string {
 	var out []string
 	for _, s := range a.spaces {
 		if s.Name == encoders.SpaceAudioSpeech && a.speech == nil {
+			continue
+		}
+		if s.Name == encoders.SpaceFrameCenterNet && a.objs == nil {
 			continue
 		}
 		out = append(out, s.Name)
@@ -240,6 +275,13 @@ func (a *Analyzer) analyze(ctx context.Context, opts Options, decodeWith func(de
 	wantFrames := slices.Contains(spaces, encoders.SpaceFrameDCT)
 	wantText := slices.Contains(spaces, encoders.SpaceTextLexical)
 	wantOCR := wantText && a.ocr != nil
+	wantCenterNet := slices.Contains(spaces, encoders.SpaceFrameCenterNet)
+	if wantCenterNet && a.objs == nil {
+		return nil, &encoders.Error{Model: encoders.SpaceFrameCenterNet, Op: "select", Err: fmt.Errorf("not loaded")}
+	}
+	// Objects are looked for when their embedding is asked for, or their
+	// labels can become text.
+	wantObjects := wantCenterNet || (wantText && a.objs != nil)
 	var wantCLIP []string
 	for _, s := range spaces {
 		if a.clip[s] != nil {
@@ -248,7 +290,7 @@ func (a *Analyzer) analyze(ctx context.Context, opts Options, decodeWith func(de
 	}
 	dcfg := a.cfg.Decode
 	dcfg.NoAudio = !wantAudio
-	dcfg.NoVideo = !wantFrames && !opts.Thumbnails && !wantOCR && len(wantCLIP) == 0
+	dcfg.NoVideo = !wantFrames && !opts.Thumbnails && !wantOCR && len(wantCLIP) == 0 && !wantObjects
 	dcfg.NoText = !wantText
 	// One decode feeds every frame consumer: the frame encoder's image
 	// always (OCR uses it too, to skip frames that did not change), a
@@ -264,6 +306,14 @@ func (a *Analyzer) analyze(ctx context.Context, opts Options, decodeWith func(de
 		// At most MaxOCRFrames images, spread over the whole video: the
 		// memory of a job stays bounded whatever its length.
 		dcfg.Frames = append(dcfg.Frames, decode.FrameSpec{Width: a.cfg.OCRWidth, Format: decode.RGB24, Every: a.cfg.OCREvery, MaxImages: a.cfg.MaxOCRFrames})
+	}
+	objImage := -1
+	if wantObjects {
+		// The whole frame squeezed to the model's square input, as the
+		// reference implementation resizes it; at most MaxObjectFrames
+		// of them, spread over the video.
+		objImage = len(dcfg.Frames)
+		dcfg.Frames = append(dcfg.Frames, decode.FrameSpec{Width: encoders.CenterNetInput, Height: encoders.CenterNetInput, Format: decode.RGB24, MaxImages: a.cfg.MaxObjectFrames})
 	}
 	clipImage := -1
 	if len(wantCLIP) > 0 {
@@ -300,8 +350,9 @@ func (a *Analyzer) analyze(ctx context.Context, opts Options, decodeWith func(de
 	part := func() *Result {
 		return &Result{Info: res.Info, Pooled: map[string][]float32{}, PooledSparse: map[string]encoders.Sparse{}, Timings: map[string]time.Duration{}}
 	}
-	visual, thumbsRes, sound, words := part(), part(), part(), part()
-	errs := make([]error, 4)
+	visual, thumbsRes, sound, words, objects := part(), part(), part(), part(), part()
+	errs := make([]error, 5)
+	var screen, seen []textUnit
 	var wg sync.WaitGroup
 	run := func(i int, fn func() error) {
 		wg.Go(func() {
@@ -329,18 +380,25 @@ func (a *Analyzer) analyze(ctx context.Context, opts Options, decodeWith func(de
 	if wantAudio {
 		run(2, func() error { return a.audio(encCtx, media, sound) })
 	}
-	if wantText {
+	if wantOCR {
 		run(3, func() error {
-			var screen []textUnit
-			if wantOCR {
-				t2 := time.Now()
-				var err error
-				if screen, err = a.onScreen(encCtx, media, ocrImage); err != nil {
-					return err
-				}
-				words.Timings["ocr"] = time.Since(t2)
+			t2 := time.Now()
+			var err error
+			if screen, err = a.onScreen(encCtx, media, ocrImage); err != nil {
+				return err
 			}
-			a.texts(media, opts.Title, screen, words)
+			words.Timings["ocr"] = time.Since(t2)
+			return nil
+		})
+	}
+	if wantObjects {
+		run(4, func() error {
+			t2 := time.Now()
+			var err error
+			if seen, err = a.objects(encCtx, media, objImage, wantCenterNet, objects); err != nil {
+				return err
+			}
+			objects.Timings["objects"] = time.Since(t2)
 			return nil
 		})
 	}
@@ -353,13 +411,26 @@ func (a *Analyzer) analyze(ctx context.Context, opts Options, decodeWith func(de
 			return nil, err
 		}
 	}
-	for _, p := range []*Result{visual, sound, words} {
+	if wantText {
+		a.texts(media, opts.Title, append(screen, seen...), words)
+	}
+	if wantObjects {
+		labelFrames(visual.Segments, objects.Segments)
+	}
+	for _, p := range []*Result{visual, objects, sound, words} {
 		res.Segments = append(res.Segments, p.Segments...)
 	}
+	if !wantCenterNet {
+		// Looked at for labels only: the frames carry no vector.
+		res.Segments = slices.DeleteFunc(res.Segments, func(s Segment) bool { return s.Space == encoders.SpaceFrameCenterNet })
+	}
+	res.Objects, res.ObjectFrames = objects.Objects, objects.ObjectFrames
 	res.Thumbs = thumbsRes.Thumbs
 	res.PooledSparse = words.PooledSparse
-	if d, ok := words.Timings["ocr"]; ok {
-		res.Timings["ocr"] = d
+	for _, p := range []*Result{words, objects} {
+		for k, d := range p.Timings {
+			res.Timings[k] = d
+		}
 	}
 	res.Timings["encode"] = time.Since(t1)
 	for _, space := range spaces {
@@ -670,6 +741,116 @@ func meanNormalized(vecs [][]float32) []float32 {
 	inv := float32(1 / math.Sqrt(n))
 	for i := range out {
 		out[i] *= inv
+	}
+	return out
+}
+
+// objects runs CenterNet on the frames that carry its image: one
+// frame_centernet_v1 segment per frame, with the labels of the objects
+// seen in it; the video's label summary; and a text unit per run of frames
+// showing the same objects, so that a text query finds them.
+func (a *Analyzer) objects(ctx context.Context, m *decode.Media, image int, embed bool, res *Result) ([]textUnit, error) {
+	var imgs []encoders.Image
+	var at []int // frame index of each image
+	for i, f := range m.Frames {
+		im := f.Images[image]
+		if im.Data == nil {
+			continue
+		}
+		imgs = append(imgs, encoders.Image{RGB: im.Data, Width: im.Spec.Width, Height: im.Spec.Height})
+		at = append(at, i)
+	}
+	found, err := a.objs.Frames(ctx, imgs)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err() // cancelled or timed out: not the model's fault
+		}
+		return nil, &encoders.Error{Model: encoders.ModelObjectsCenterNet, Op: "detect objects", Err: err}
+	}
+	counts := map[string]*ObjectCount{}
+	var units []textUnit
+	for k, fo := range found {
+		f := m.Frames[at[k]]
+		end := m.Info.Duration
+		if k+1 < len(at) {
+			end = m.Frames[at[k+1]].T
+		}
+		if end <= f.T {
+			end = f.T + time.Second
+		}
+		var labels []string
+		for _, d := range fo.Detections {
+			if d.Score < a.cfg.LabelMinScore {
+				continue
+			}
+			c := counts[d.Label]
+			if c == nil {
+				c = &ObjectCount{Label: d.Label}
+				counts[d.Label] = c
+			}
+			if !slices.Contains(labels, d.Label) {
+				labels = append(labels, d.Label)
+				c.Frames++
+			}
+			c.MaxScore = max(c.MaxScore, d.Score)
+		}
+		slices.Sort(labels)
+		var vec []float32
+		if embed {
+			vec = fo.Embedding
+		}
+		res.Segments = append(res.Segments, Segment{
+			Space: encoders.SpaceFrameCenterNet, Modality: "frame", Ordinal: k,
+			Start: f.T, End: end, Vector: vec, Labels: labels,
+		})
+		if len(labels) == 0 {
+			continue
+		}
+		text := strings.Join(labels, ", ")
+		if n := len(units); n > 0 && units[n-1].end == f.T && units[n-1].text == text {
+			units[n-1].end = end
+			continue
+		}
+		units = append(units, textUnit{f.T, end, text, "objects"})
+	}
+	res.ObjectFrames = len(found)
+	for _, c := range counts {
+		res.Objects = append(res.Objects, *c)
+	}
+	slices.SortFunc(res.Objects, func(x, y ObjectCount) int {
+		if x.Frames != y.Frames {
+			return y.Frames - x.Frames
+		}
+		if x.MaxScore != y.MaxScore {
+			if x.MaxScore > y.MaxScore {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(x.Label, y.Label)
+	})
+	return units, nil
+}
+
+// labelFrames gives each frame segment the labels of the object frame
+// sampled at the same time.
+func labelFrames(frames, objects []Segment) {
+	at := map[time.Duration][]string{}
+	for _, o := range objects {
+		at[o.Start] = o.Labels
+	}
+	for i := range frames {
+		if l, ok := at[frames[i].Start]; ok && frames[i].Modality == "frame" {
+			frames[i].Labels = l
+		}
+	}
+}
+
+// Labels lists the labels of a label summary, in its order.
+func Labels(objects []ObjectCount) []string {
+	out := make([]string, len(objects))
+	for i, o := range objects {
+		out[i] = o.Label
 	}
 	return out
 }

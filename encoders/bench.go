@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"runtime"
+	"strings"
 	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -44,6 +45,14 @@ type BenchConfig struct {
 	FrameW      int
 	FrameH      int
 	AudioSecond float64 // seconds of audio per speech and VAD call; defaults to 10
+	// Frame512 is a 512×512 RGB24 photo for the CenterNet rows (a
+	// pattern when nil).
+	Frame512 []byte
+	// CenterNetBatches are the batch sizes tried for CenterNet; defaults
+	// to 1, 2, 4, 8.
+	CenterNetBatches []int
+	// Only, when set, runs only the encoders whose name starts with it.
+	Only string
 }
 
 // Benchmark measures every shipped ONNX encoder against bare session calls
@@ -75,21 +84,40 @@ func Benchmark(ctx context.Context, cfg BenchConfig, w io.Writer) ([]BenchRow, e
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), ort.GetVersion(), cfg.Session.Provider, max(1, cfg.Session.IntraOpThreads))
 	fmt.Fprintf(w, "%-22s %5s  %-16s %10s  %10s  %7s  %7s  %8s\n", "ENCODER", "BATCH", "ITEM", "ITEMS/S", "BARE/S", "RATIO", "OVERH", "ALLOCS/I")
 
+	want := func(name string) bool { return cfg.Only == "" || strings.HasPrefix(name, cfg.Only) }
+	if want(SpaceFrameCenterNet) {
+		batches := cfg.CenterNetBatches
+		if len(batches) == 0 {
+			batches = []int{1, 2, 4, 8}
+		}
+		cr, err := benchCenterNet(cfg, batches)
+		for _, r := range cr {
+			print(r)
+		}
+		if err != nil {
+			return rows, err
+		}
+	}
 	// audio_speech_v1: the embedding model over windows of a tone.
 	samples := benchTone(cfg.AudioSecond)
 	for _, b := range cfg.Batches {
+		if !want(SpaceAudioSpeech) {
+			break
+		}
 		r, err := benchSpeech(ctx, cfg, samples, b)
 		if err != nil {
 			return rows, err
 		}
 		print(r)
 	}
-	r, err := benchVAD(cfg, samples)
-	if err != nil {
-		return rows, err
+	if want(ModelVAD) {
+		r, err := benchVAD(cfg, samples)
+		if err != nil {
+			return rows, err
+		}
+		print(r)
 	}
-	print(r)
-	if cfg.Frame != nil {
+	if cfg.Frame != nil && want(ModelOCR) {
 		dr, rr, err := benchOCR(cfg)
 		if err != nil {
 			return rows, err
@@ -99,8 +127,9 @@ func Benchmark(ctx context.Context, cfg BenchConfig, w io.Writer) ([]BenchRow, e
 			print(r)
 		}
 	}
-	fr := benchFrameDCT(cfg.MinTime)
-	print(fr)
+	if want(SpaceFrameDCT) {
+		print(benchFrameDCT(cfg.MinTime))
+	}
 	return rows, nil
 }
 
@@ -359,4 +388,62 @@ func benchFrameDCT(minTime time.Duration) BenchRow {
 		return err
 	})
 	return BenchRow{Encoder: SpaceFrameDCT + " (built-in)", Batch: 1, Items: "64x64 frame", PerSec: perSec, AllocsPerItm: allocs}
+}
+
+// benchCenterNet runs CenterNet (detections and embedding of 512×512
+// frames: conversion to floats, the session call, decoding, suppression,
+// pooling) against the bare session call on the same prepared tensor, at
+// each batch size.
+func benchCenterNet(cfg BenchConfig, batches []int) ([]BenchRow, error) {
+	c, err := LoadCenterNet(cfg.ModelsDir, CenterNetConfig{}, cfg.Session)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	const s = CenterNetInput
+	frame := cfg.Frame512
+	if frame == nil {
+		frame = make([]byte, s*s*3)
+		for i := range frame {
+			frame[i] = byte(i * 13)
+		}
+	}
+	var rows []BenchRow
+	for _, b := range batches {
+		imgs := make([]Image, b)
+		for i := range imgs {
+			imgs[i] = Image{RGB: frame, Width: s, Height: s}
+		}
+		x := make([]float32, b*s*s*3)
+		for i := range x {
+			x[i] = float32(frame[i%len(frame)])
+		}
+		in, err := ort.NewTensor(ort.NewShape(int64(b), s, s, 3), x)
+		if err != nil {
+			return rows, err
+		}
+		bare, _, err := measure(cfg.MinTime, b, func() error {
+			outs := []ort.Value{nil, nil, nil}
+			err := c.sess.Run([]ort.Value{in}, outs)
+			for _, o := range outs {
+				if o != nil {
+					o.Destroy()
+				}
+			}
+			return err
+		})
+		in.Destroy()
+		if err != nil {
+			return rows, err
+		}
+		enc, allocs, err := measure(cfg.MinTime, b, func() error {
+			_, err := c.Run(imgs)
+			return err
+		})
+		if err != nil {
+			return rows, err
+		}
+		rows = append(rows, BenchRow{Encoder: SpaceFrameCenterNet, Batch: b, Items: "512x512 frame", PerSec: enc, BarePerSec: bare, AllocsPerItm: allocs})
+	}
+	return rows, nil
 }

@@ -8,6 +8,8 @@ type Set struct {
 	Speech *Speech
 	VAD    *VAD
 	OCR    *OCR
+	// CenterNet gives frame_centernet_v1 and the object labels.
+	CenterNet *CenterNet
 	// CLIP holds the user-supplied CLIP-family models found under
 	// MODELS/clip/*/clip.json, each its own space.
 	CLIP []*CLIPModel
@@ -39,6 +41,10 @@ func LoadAll(modelsDir string, cfg SessionConfig) (*Set, error) {
 		s.Close()
 		return nil, err
 	}
+	if s.CenterNet, err = LoadCenterNet(modelsDir, CenterNetConfig{}, cfg); err != nil {
+		s.Close()
+		return nil, err
+	}
 	specs, err := ReadCLIPSpecs(modelsDir)
 	if err != nil {
 		s.Close()
@@ -66,6 +72,9 @@ func (s *Set) Close() error {
 	}
 	if s.OCR != nil {
 		errs = append(errs, s.OCR.Close())
+	}
+	if s.CenterNet != nil {
+		errs = append(errs, s.CenterNet.Close())
 	}
 	for _, c := range s.CLIP {
 		errs = append(errs, c.Close())

@@ -25,7 +25,7 @@ func Points(job queue.Job, res *analyze.Result, now time.Time) (segments []index
 			Payload: index.Payload{
 				VideoID: job.VideoID, Space: s.Space, Modality: s.Modality,
 				TStart: s.Start.Seconds(), TEnd: s.End.Seconds(), Text: s.Text, Speech: float64(s.Speech),
-				Source: job.Source, IndexedAt: now,
+				Labels: s.Labels, Source: job.Source, IndexedAt: now,
 			},
 		}
 		if s.Vector != nil {
@@ -42,6 +42,7 @@ func Points(job queue.Job, res *analyze.Result, now time.Time) (segments []index
 		Payload: index.Payload{
 			VideoID: job.VideoID, Modality: "video", TStart: 0, TEnd: res.Info.Duration.Seconds(),
 			Text: title, Source: job.Source, IndexedAt: now, Fields: fields,
+			Labels: analyze.Labels(res.Objects),
 		},
 	}
 	if len(res.PooledSparse) > 0 {

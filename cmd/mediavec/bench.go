@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/mediavec/mediavec/encoders"
 	"github.com/mediavec/mediavec/internal/bench"
+	"github.com/mediavec/mediavec/internal/tfjs"
 )
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -88,11 +90,18 @@ func runBenchEncoders(ctx context.Context, args []string, stdout, stderr io.Writ
 	threads := fs.Int("intra-op-threads", 1, "threads one inference may use")
 	provider := fs.String("provider", "cpu", "execution provider: cpu, cuda or tensorrt")
 	minTime := fs.Duration("time", time.Second, "how long each measurement runs")
+	only := fs.String("only", "", "only the encoders whose name starts with this (frame_centernet_v1, audio_speech_v1, vad_silero, ocr_ppocrv4, frame_dct_v1)")
+	tfjsDir := fs.String("tfjs-models", filepath.Join(encoders.DefaultModelsDir(), "tfjs"), "folder of centernet.json, for the converter's wall time")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := encoders.InitRuntime(*ortLib); err != nil {
 		return err
+	}
+	if *only == "" || strings.HasPrefix(encoders.SpaceFrameCenterNet, *only) {
+		if err := benchConverter(filepath.Join(*tfjsDir, "centernet.json"), stdout); err != nil {
+			return err
+		}
 	}
 	frame, w, h, err := bench.TextFrame(ctx, 640, 360, "Subscribe for more videos")
 	if err != nil {
@@ -100,7 +109,7 @@ func runBenchEncoders(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	rows, err := encoders.Benchmark(ctx, encoders.BenchConfig{
 		ModelsDir: *models, Session: encoders.SessionConfig{IntraOpThreads: *threads, Provider: *provider},
-		MinTime: *minTime, Frame: frame, FrameW: w, FrameH: h,
+		MinTime: *minTime, Frame: frame, FrameW: w, FrameH: h, Frame512: bench.Photo512(ctx), Only: *only,
 	}, stdout)
 	if err != nil {
 		return err
@@ -164,4 +173,29 @@ func parseSize(size string) (int, int, error) {
 		return 0, 0, fmt.Errorf("%w: --size must be WxH", errUsage)
 	}
 	return wi, hi, nil
+}
+
+// benchConverter times `models import-tfjs` on centernet.json: reading and
+// dequantising, converting, and encoding the ONNX file, best of three.
+func benchConverter(modelJSON string, w io.Writer) error {
+	best := time.Duration(math.MaxInt64)
+	var nodes int
+	for range 3 {
+		start := time.Now()
+		m, err := tfjs.Load(modelJSON)
+		if err != nil {
+			return fmt.Errorf("converter benchmark: %w (run scripts/setup, or pass --tfjs-models)", err)
+		}
+		res, err := tfjs.Convert(m, tfjs.Options{})
+		if err != nil {
+			return err
+		}
+		if _, err := res.Model.Marshal(); err != nil {
+			return err
+		}
+		best = min(best, time.Since(start))
+		nodes = len(m.Nodes)
+	}
+	fmt.Fprintf(w, "import-tfjs %s (%d TF.js nodes): %s wall, best of 3 (read + dequantise + convert + encode)\n", filepath.Base(modelJSON), nodes, best.Round(100*time.Microsecond))
+	return nil
 }

@@ -147,7 +147,7 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		return nil, err
 	}
 	s.closers = append(s.closers, func() { s.idx.Close() })
-	models := analyze.Models{Speech: s.models.Speech, VAD: s.models.VAD, OCR: s.models.OCR, CLIP: s.models.CLIP}
+	models := analyze.Models{Speech: s.models.Speech, VAD: s.models.VAD, OCR: s.models.OCR, CLIP: s.models.CLIP, CenterNet: s.models.CenterNet}
 	analyzer := analyze.New(analyze.Config{Decode: cfg.Decode}, models)
 	segSchema, vidSchema := worker.Schemas(analyzer.Spaces())
 	if cfg.Generation == 0 {

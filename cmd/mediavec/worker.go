@@ -188,7 +188,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *roots != "" {
 		dcfg.Roots = splitList(*roots)
 	}
-	analyzer := analyze.New(analyze.Config{Decode: dcfg}, analyze.Models{Speech: set.Speech, VAD: set.VAD, OCR: set.OCR, CLIP: set.CLIP})
+	analyzer := analyze.New(analyze.Config{Decode: dcfg}, analyze.Models{Speech: set.Speech, VAD: set.VAD, OCR: set.OCR, CLIP: set.CLIP, CenterNet: set.CenterNet})
 	segSchema, vidSchema := worker.Schemas(analyzer.Spaces())
 	targets, err := setupGenerations(ctx, ix, segSchema, vidSchema, *generation, *alsoWrite)
 	if err != nil {

@@ -27,3 +27,16 @@ func TextFrame(ctx context.Context, w, h int, text string) ([]byte, int, int, er
 	}
 	return out.Bytes(), w, h, nil
 }
+
+// Photo512 is opencv-doc's messi5.jpg squeezed to 512×512 RGB24, the
+// CenterNet benchmark's frame; nil when opencv-doc is not installed (the
+// benchmark then uses a pattern).
+func Photo512(ctx context.Context) []byte {
+	cmd := exec.CommandContext(ctx, "ffmpeg", "-v", "error", "-i", "/usr/share/doc/opencv-doc/examples/data/messi5.jpg",
+		"-vf", "scale=512:512", "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-")
+	out, err := cmd.Output()
+	if err != nil || len(out) != 512*512*3 {
+		return nil
+	}
+	return out
+}

@@ -112,7 +112,11 @@ func Convert(m *GraphModel, opts Options) (*Result, error) {
 		if !ok {
 			return nil, fmt.Errorf("TF.js model: output %q was not produced by the converted graph", o)
 		}
-		c.g.Outputs = append(c.g.Outputs, onnxgraph.Value{Name: name, Type: t, Shape: c.outputShape(o)})
+		shape := c.outputShape(o)
+		if opts.DynamicBatch && len(shape) > 0 {
+			shape[0] = -1
+		}
+		c.g.Outputs = append(c.g.Outputs, onnxgraph.Value{Name: name, Type: t, Shape: shape})
 	}
 	c.g.Name = "tfjs"
 	if m.GeneratedBy != "" {
@@ -311,7 +315,7 @@ func (c *converter) outputShape(ref string) []int64 {
 			if err != nil || dims == nil {
 				return nil
 			}
-			return dims
+			return slices.Clone(dims)
 		}
 	}
 	return nil
