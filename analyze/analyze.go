@@ -5,6 +5,7 @@ package analyze
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -488,7 +489,10 @@ func (a *Analyzer) clipFrames(ctx context.Context, space string, m *decode.Media
 type textUnit struct {
 	start, end time.Duration
 	text       string
-	modality   string // "text" (title, metadata, subtitles) or "ocr"
+	modality   string // "text" (title, metadata, subtitles), "ocr" or "objects"
+	// times is how often the text counts: an object label counts once per
+	// sampled frame it was seen in, over its run of frames.
+	times int
 }
 
 // texts makes a text segment of the title, of every cue (container
@@ -497,17 +501,18 @@ type textUnit struct {
 func (a *Analyzer) texts(m *decode.Media, title string, screen []textUnit, res *Result) {
 	var units []textUnit
 	if t := strings.TrimSpace(title); t != "" {
-		units = append(units, textUnit{0, m.Info.Duration, t, "text"})
+		units = append(units, textUnit{0, m.Info.Duration, t, "text", 1})
 	}
 	for _, c := range m.Text {
 		if t := strings.TrimSpace(c.Text); t != "" {
-			units = append(units, textUnit{c.Start, c.End, t, "text"})
+			units = append(units, textUnit{c.Start, c.End, t, "text", 1})
 		}
 	}
 	units = append(units, screen...)
+	slices.SortStableFunc(units, func(x, y textUnit) int { return cmp.Compare(x.start, y.start) })
 	var all []string
 	for _, u := range units {
-		sv := a.text.Embed(u.text)
+		sv := a.text.EmbedRepeated(u.text, u.times)
 		if len(sv.Indices) == 0 {
 			continue
 		}
@@ -581,7 +586,7 @@ func (a *Analyzer) onScreen(ctx context.Context, m *decode.Media, image int) ([]
 			units[n-1].end = end
 			continue
 		}
-		units = append(units, textUnit{f.T, end, text, "ocr"})
+		units = append(units, textUnit{f.T, end, text, "ocr", 1})
 	}
 	return units, nil
 }
@@ -747,8 +752,9 @@ func meanNormalized(vecs [][]float32) []float32 {
 
 // objects runs CenterNet on the frames that carry its image: one
 // frame_centernet_v1 segment per frame, with the labels of the objects
-// seen in it; the video's label summary; and a text unit per run of frames
-// showing the same objects, so that a text query finds them.
+// seen in it; the video's label summary; and, per label, a text unit for
+// each run of consecutive frames it is seen in, counted once per frame, so
+// that a text query finds the videos where an object is there longest.
 func (a *Analyzer) objects(ctx context.Context, m *decode.Media, image int, embed bool, res *Result) ([]textUnit, error) {
 	var imgs []encoders.Image
 	var at []int // frame index of each image
@@ -769,6 +775,7 @@ func (a *Analyzer) objects(ctx context.Context, m *decode.Media, image int, embe
 	}
 	counts := map[string]*ObjectCount{}
 	var units []textUnit
+	open := map[string]int{} // label → its unit in the run up to this frame
 	for k, fo := range found {
 		f := m.Frames[at[k]]
 		end := m.Info.Duration
@@ -803,15 +810,15 @@ func (a *Analyzer) objects(ctx context.Context, m *decode.Media, image int, embe
 			Space: encoders.SpaceFrameCenterNet, Modality: "frame", Ordinal: k,
 			Start: f.T, End: end, Vector: vec, Labels: labels,
 		})
-		if len(labels) == 0 {
-			continue
+		for _, l := range labels {
+			if i, ok := open[l]; ok && units[i].end == f.T {
+				units[i].end = end
+				units[i].times++
+				continue
+			}
+			open[l] = len(units)
+			units = append(units, textUnit{f.T, end, l, "objects", 1})
 		}
-		text := strings.Join(labels, ", ")
-		if n := len(units); n > 0 && units[n-1].end == f.T && units[n-1].text == text {
-			units[n-1].end = end
-			continue
-		}
-		units = append(units, textUnit{f.T, end, text, "objects"})
 	}
 	res.ObjectFrames = len(found)
 	for _, c := range counts {

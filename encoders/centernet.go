@@ -50,11 +50,25 @@ const (
 // model check at start-up). A change to the converter's output changes it.
 const CenterNetSHA256 = "06c258c8a1a468fceea1495367843108cbfc753f168d92b2f2ed7c12ee6c43ff"
 
-// CenterNetImportFlags are the `mediavec models import-tfjs` flags that
-// make centernet.onnx from centernet.json (scripts/setup runs it).
-var CenterNetImportFlags = []string{
-	"--output", centerNetKeypoints + "," + centerNetWH + "," + CenterNetFeatures,
-	"--dynamic-batch",
+// TFJSImport says how a shipped model is made from a TF.js graph model by
+// `mediavec models import-tfjs --for NAME`: which outputs to keep, whether
+// the batch is free, and the sha256 the result must have.
+type TFJSImport struct {
+	Source       string   // the model.json, in MODELS/tfjs
+	File         string   // the ONNX file written into MODELS
+	Outputs      []string // the graph's outputs
+	DynamicBatch bool
+	SHA256       string
+}
+
+// TFJSImports are the shipped models converted from TF.js, by manifest
+// name.
+var TFJSImports = map[string]TFJSImport{
+	SpaceFrameCenterNet: {
+		Source: "centernet.json", File: CenterNetFile,
+		Outputs:      []string{centerNetKeypoints, centerNetWH, CenterNetFeatures},
+		DynamicBatch: true, SHA256: CenterNetSHA256,
+	},
 }
 
 // COCOLabels are the 80 COCO object classes in the order of the model's

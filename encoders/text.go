@@ -106,6 +106,24 @@ func (TextLexical) Embed(text string) Sparse {
 	return sv
 }
 
+// EmbedRepeated is Embed of text said times times over: every term
+// frequency is multiplied by times. An object label seen in n sampled frames
+// is embedded so, as if the label were written once per frame.
+func (t TextLexical) EmbedRepeated(text string, times int) Sparse {
+	sv := t.Embed(text)
+	if times <= 1 {
+		return sv
+	}
+	tf := map[uint32]int{}
+	for _, term := range Tokens(text) {
+		tf[termIndex(term)]++
+	}
+	for i, idx := range sv.Indices {
+		sv.Values[i] = float32(1 + math.Log(float64(tf[idx]*times)))
+	}
+	return sv
+}
+
 func termIndex(term string) uint32 {
 	h := fnv.New32a()
 	h.Write([]byte(term))

@@ -44,13 +44,44 @@ func runImportTFJS(ctx context.Context, args []string, stdout, stderr io.Writer)
 	expect := fs.String("expect-sha256", "", "refuse to write the result unless its sha256 is this")
 	ortLib := fs.String("ort-lib", encoders.DefaultORTLib(), "ONNX Runtime shared library, to check the result")
 	noCheck := fs.Bool("no-check", false, "do not open the result in ONNX Runtime")
+	forModel := fs.String("for", "", "make a shipped model (frame_centernet_v1): its outputs, batch and expected sha256 from the manifest; MODEL.json and OUT.onnx default to MODELS/tfjs/SOURCE and MODELS/FILE, and nothing is done when OUT.onnx is already right")
+	models := fs.String("models", encoders.DefaultModelsDir(), "models folder, for --for")
+	quiet := fs.Bool("quiet", false, "print nothing when there is nothing to do")
 	if err := parseInterspersed(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 2 {
-		return fmt.Errorf("%w: want MODEL.json OUT.onnx, got %d arguments", errUsage, fs.NArg())
+	var src, dst string
+	if *forModel != "" {
+		imp, ok := encoders.TFJSImports[*forModel]
+		if !ok {
+			return fmt.Errorf("%w: --for %q: no shipped model is imported from TF.js by that name (have: %s)", errUsage, *forModel, strings.Join(slices.Sorted(mapsKeys(encoders.TFJSImports)), ", "))
+		}
+		if len(outputs) > 0 || len(extra) > 0 || *expect != "" {
+			return fmt.Errorf("%w: --for sets the outputs and the expected sha256 itself", errUsage)
+		}
+		src, dst = filepath.Join(*models, "tfjs", imp.Source), filepath.Join(*models, imp.File)
+		if fs.NArg() > 0 {
+			src = fs.Arg(0)
+		}
+		if fs.NArg() > 1 {
+			dst = fs.Arg(1)
+		}
+		if fs.NArg() > 2 {
+			return fmt.Errorf("%w: want at most MODEL.json OUT.onnx", errUsage)
+		}
+		if sum, err := fileSHA256(dst); err == nil && sum == imp.SHA256 {
+			if !*quiet {
+				fmt.Fprintf(stdout, "%s is up to date (sha256 %s)\n", dst, sum)
+			}
+			return nil
+		}
+		outputs, *dynamic, *expect = imp.Outputs, imp.DynamicBatch, imp.SHA256
+	} else {
+		if fs.NArg() != 2 {
+			return fmt.Errorf("%w: want MODEL.json OUT.onnx, got %d arguments", errUsage, fs.NArg())
+		}
+		src, dst = fs.Arg(0), fs.Arg(1)
 	}
-	src, dst := fs.Arg(0), fs.Arg(1)
 	start := time.Now()
 	m, err := tfjs.Load(src)
 	if err != nil {
@@ -181,4 +212,17 @@ func writeFileAtomic(path string, b []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -1,0 +1,113 @@
+package search
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/mediavec/mediavec/analyze"
+	"github.com/mediavec/mediavec/encoders"
+	"github.com/mediavec/mediavec/index"
+	"github.com/mediavec/mediavec/internal/clips"
+)
+
+// opencvData holds real media that no one here made (Debian's opencv-doc).
+const opencvData = "/usr/share/doc/opencv-doc/examples/data"
+
+// withCenterNet gives the harness an analyzer that also runs CenterNet.
+func (h *harness) withCenterNet() {
+	h.t.Helper()
+	if err := encoders.InitRuntime(encoders.DefaultORTLib()); err != nil {
+		h.t.Fatalf("%v (run scripts/setup)", err)
+	}
+	c, err := encoders.LoadCenterNet(encoders.DefaultModelsDir(), encoders.CenterNetConfig{}, encoders.SessionConfig{})
+	if err != nil {
+		h.t.Fatalf("%v (run scripts/setup)", err)
+	}
+	h.t.Cleanup(func() { c.Close() })
+	h.analyzer = analyze.New(analyze.Config{}, analyze.Models{CenterNet: c})
+	h.searcher = NewSearcher(h.analyzer, h.ix)
+}
+
+// TestObjectsFindVideos indexes opencv-doc's photos and street video next
+// to generated test patterns, then searches by what is in them: the text
+// "person" ranks vtest.avi first, labels filter, and a frame of vtest.avi
+// finds vtest.avi in frame_centernet_v1.
+func TestObjectsFindVideos(t *testing.T) {
+	h := newHarness(t, false)
+	h.withCenterNet()
+	for _, name := range []string{"messi5.jpg", "fruits.jpg", "vtest.avi"} {
+		if _, err := os.Stat(filepath.Join(opencvData, name)); err != nil {
+			t.Fatalf("%v (scripts/setup installs Debian's opencv-doc)", err)
+		}
+	}
+	spaces := []string{encoders.SpaceFrameDCT, encoders.SpaceFrameCenterNet, encoders.SpaceTextLexical}
+	h.add("messi5", filepath.Join(opencvData, "messi5.jpg"), "", spaces...)
+	h.add("fruits", filepath.Join(opencvData, "fruits.jpg"), "", spaces...)
+	h.add("vtest", filepath.Join(opencvData, "vtest.avi"), "", spaces...)
+	dir := t.TempDir()
+	for _, s := range clips.Standard()[:4] {
+		h.add(s.Name, clips.MakeT(t, dir, s), "", spaces...)
+	}
+
+	resp, err := h.searcher.Text(t.Context(), "person", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, r := range resp.Results {
+		order = append(order, r.VideoID)
+	}
+	t.Logf(`text "person": %v`, order)
+	if len(order) == 0 || order[0] != "vtest" {
+		t.Fatalf(`text "person" ranks %v; want vtest.avi first`, order)
+	}
+	// (A pattern may hold a weak false "person" in a frame or two; it
+	// must rank below the video where people are there throughout.)
+	if !slices.Contains(resp.Results[0].Labels, "person") {
+		t.Errorf("vtest's labels %v lack person", resp.Results[0].Labels)
+	}
+
+	resp, err = h.searcher.Text(t.Context(), "orange apple", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Results) == 0 || resp.Results[0].VideoID != "fruits" {
+		t.Errorf(`text "orange apple" ranks %+v; want fruits.jpg first`, resp.Results)
+	}
+
+	// A labels filter keeps only frames where the object was seen.
+	frame := h.frameVector(t, "vtest", encoders.SpaceFrameCenterNet)
+	resp, err = h.searcher.Vector(t.Context(), encoders.SpaceFrameCenterNet, frame, Options{Filter: index.Filter{Labels: []string{"sports ball"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range resp.Results {
+		if r.VideoID != "messi5" && r.VideoID != "vtest" {
+			t.Errorf("labels: sports ball let through %s", r.VideoID)
+		}
+	}
+	if !slices.ContainsFunc(resp.Results, func(r Result) bool { return r.VideoID == "messi5" }) {
+		t.Errorf("labels: sports ball lost messi5: %+v", resp.Results)
+	}
+
+	// frame_centernet_v1: a frame of vtest.avi finds vtest.avi first.
+	resp, err = h.searcher.Vector(t.Context(), encoders.SpaceFrameCenterNet, frame, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Results) < 2 || resp.Results[0].VideoID != "vtest" {
+		t.Fatalf("frame_centernet_v1 with a vtest frame ranks %+v", resp.Results)
+	}
+}
+
+// frameVector is the stored vector of a video's first segment in space.
+func (h *harness) frameVector(t *testing.T, videoID, space string) []float32 {
+	t.Helper()
+	pts, err := h.ix.Get(t.Context(), index.Segments, index.SegmentID(videoID, space, 3))
+	if err != nil || len(pts) == 0 || pts[0].Vectors[space] == nil {
+		t.Fatalf("no segment 3 of %s in %s: %v", videoID, space, err)
+	}
+	return pts[0].Vectors[space]
+}
