@@ -125,6 +125,9 @@ type Event struct {
 	Error   string             `json:"error,omitempty"`
 	Spaces  map[string]int     `json:"spaces,omitempty"`
 	Stages  map[string]float64 `json:"stages_ms,omitempty"`
+	// Labels is the video's object label summary: each COCO label seen,
+	// with the number of sampled frames it was seen in.
+	Labels map[string]int `json:"labels,omitempty"`
 	// DuplicateOf links an exact re-upload to the video it repeats.
 	DuplicateOf string    `json:"duplicate_of,omitempty"`
 	At          time.Time `json:"at"`

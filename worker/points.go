@@ -105,3 +105,15 @@ func restrict(pts []index.Point, schema index.Schema) []index.Point {
 	}
 	return out
 }
+
+// labelFrames is the label summary of an event: label → frames seen in.
+func labelFrames(res *analyze.Result) map[string]int {
+	if len(res.Objects) == 0 {
+		return nil
+	}
+	m := make(map[string]int, len(res.Objects))
+	for _, o := range res.Objects {
+		m[o.Label] = o.Frames
+	}
+	return m
+}

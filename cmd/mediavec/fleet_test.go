@@ -259,7 +259,7 @@ func TestFleetSurvivesCrashes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer set.Close()
-	a := analyze.New(analyze.Config{}, analyze.Models{Speech: set.Speech, VAD: set.VAD, OCR: set.OCR})
+	a := analyze.New(analyze.Config{}, analyze.Models{Speech: set.Speech, VAD: set.VAD, OCR: set.OCR, CenterNet: set.CenterNet})
 	ix, err := index.OpenQdrant(ctx, index.QdrantConfig{Addr: qaddr})
 	if err != nil {
 		t.Fatal(err)

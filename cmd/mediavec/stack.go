@@ -217,6 +217,7 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		wcfg.Generation = cfg.Generation
 		wcfg.Metrics = worker.NewMetrics(s.registry())
 		worker.RegisterBatcher(s.registry(), encoders.SpaceAudioSpeech, s.models.Speech.BatchStats)
+		worker.RegisterBatcher(s.registry(), encoders.SpaceFrameCenterNet, s.models.CenterNet.BatchStats)
 		if wcfg.Contents, err = queue.OpenContents(ctx, s.js); err != nil {
 			return nil, err
 		}

@@ -208,6 +208,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	wcfg.Metrics = worker.NewMetrics(reg)
 	worker.RegisterBatcher(reg, encoders.SpaceAudioSpeech, set.Speech.BatchStats)
+	worker.RegisterBatcher(reg, encoders.SpaceFrameCenterNet, set.CenterNet.BatchStats)
 	if *metricsAddr != "" {
 		ln, err := net.Listen("tcp", *metricsAddr)
 		if err != nil {
