@@ -134,7 +134,7 @@ func printResults(w io.Writer, resp search.Response) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RANK\tVIDEO\tSCORE\tSPACES\tBEST MATCHES (video ↔ query)")
+	fmt.Fprintln(tw, "RANK\tVIDEO\tSCORE\tSPACES\tLABELS\tBEST MATCHES (video ↔ query)")
 	for i, r := range resp.Results {
 		var spaces []string
 		for _, s := range sortedKeys(r.Spaces) {
@@ -147,7 +147,12 @@ func printResults(w io.Writer, resp search.Response) {
 		if a := r.Alignment; a != nil {
 			matches = append([]string{fmt.Sprintf("aligned %.0f%%, speed %.2f×, offset %+.1fs", 100*a.Coverage, a.Speed, a.Offset)}, matches...)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%.4f\t%s\t%s\n", i+1, r.VideoID, r.Score, strings.Join(spaces, " "), strings.Join(matches, "; "))
+		labels := "-"
+		if len(r.Labels) > 0 {
+			// The video's label summary, most frames first: its top few.
+			labels = strings.Join(r.Labels[:min(len(r.Labels), 4)], ",")
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%.4f\t%s\t%s\t%s\n", i+1, r.VideoID, r.Score, strings.Join(spaces, " "), labels, strings.Join(matches, "; "))
 	}
 	tw.Flush()
 }
