@@ -7,6 +7,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -48,7 +49,7 @@ const (
 // CenterNetSHA256 is the sha256 of centernet.onnx as this converter makes
 // it from the pinned package (scripts/setup checks it, and so does the
 // model check at start-up). A change to the converter's output changes it.
-const CenterNetSHA256 = "06c258c8a1a468fceea1495367843108cbfc753f168d92b2f2ed7c12ee6c43ff"
+const CenterNetSHA256 = "65b0f1f87d4036724b585c5e2d69b2dae36a12491bb4405700d5cb8f04383719"
 
 // TFJSImport says how a shipped model is made from a TF.js graph model by
 // `mediavec models import-tfjs --for NAME`: which outputs to keep, whether
@@ -134,11 +135,16 @@ func (c CenterNetConfig) withDefaults() CenterNetConfig {
 }
 
 // CenterNet runs the converted model. Its methods are safe for concurrent
-// use: frames of concurrent jobs share session calls through a batcher.
+// use. With MaxBatch above 1 (a GPU) the frames of concurrent jobs share
+// session calls through a batcher; with 1 (the CPU) each job calls the
+// session itself, so concurrent jobs run side by side on every core rather
+// than queue behind one batcher goroutine.
 type CenterNet struct {
 	sess    *ort.DynamicAdvancedSession
 	cfg     CenterNetConfig
-	batcher *Batcher[Image, FrameObjects]
+	batcher *Batcher[Image, FrameObjects] // nil when MaxBatch is 1
+	calls   atomic.Int64                  // session calls made without the batcher
+	frames  atomic.Int64
 }
 
 // LoadCenterNet opens modelsDir's centernet.onnx.
@@ -150,22 +156,47 @@ func LoadCenterNet(modelsDir string, cc CenterNetConfig, cfg SessionConfig) (*Ce
 		return nil, &Error{Model: SpaceFrameCenterNet, Op: "load " + path, Err: err}
 	}
 	c := &CenterNet{sess: s, cfg: cc}
-	c.batcher = NewBatcher(cc.MaxBatch, 2*time.Millisecond, c.Run)
+	if cc.MaxBatch > 1 {
+		c.batcher = NewBatcher(cc.MaxBatch, 2*time.Millisecond, c.Run)
+	}
 	return c, nil
 }
 
-// Frames runs images (each CenterNetInput² RGB) through the model, batched
-// with other callers' frames.
+// Frames runs images (each CenterNetInput² RGB) through the model: batched
+// with other callers' frames, or one frame a call.
 func (c *CenterNet) Frames(ctx context.Context, imgs []Image) ([]FrameObjects, error) {
-	return c.batcher.Do(ctx, imgs)
+	if c.batcher != nil {
+		return c.batcher.Do(ctx, imgs)
+	}
+	out := make([]FrameObjects, 0, len(imgs))
+	for i := range imgs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		r, err := c.Run(imgs[i : i+1])
+		if err != nil {
+			return nil, err
+		}
+		c.calls.Add(1)
+		c.frames.Add(1)
+		out = append(out, r...)
+	}
+	return out, nil
 }
 
-// BatchStats reports the batcher's work.
-func (c *CenterNet) BatchStats() BatchStats { return c.batcher.Stats() }
+// BatchStats reports the session calls made and the frames they held.
+func (c *CenterNet) BatchStats() BatchStats {
+	if c.batcher != nil {
+		return c.batcher.Stats()
+	}
+	return BatchStats{Batches: int(c.calls.Load()), Items: int(c.frames.Load())}
+}
 
 // Close stops the batcher and releases the session.
 func (c *CenterNet) Close() error {
-	c.batcher.Close()
+	if c.batcher != nil {
+		c.batcher.Close()
+	}
 	return c.sess.Destroy()
 }
 

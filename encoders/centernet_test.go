@@ -194,7 +194,7 @@ func TestSuppress(t *testing.T) {
 // TestCenterNetBatchIsSeamless: frames give the same results alone and in
 // a batch with others.
 func TestCenterNetBatchIsSeamless(t *testing.T) {
-	c := loadCenterNet(t, CenterNetConfig{})
+	c := loadCenterNet(t, CenterNetConfig{MaxBatch: 4}) // as on a GPU
 	imgs := append(frames512(t, filepath.Join(opencvData, "messi5.jpg"), 1), frames512(t, filepath.Join(opencvData, "fruits.jpg"), 1)...)
 	imgs = append(imgs, frames512(t, filepath.Join(opencvData, "vtest.avi"), 2)...)
 	batch, err := c.Frames(t.Context(), imgs)

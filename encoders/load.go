@@ -1,6 +1,9 @@
 package encoders
 
-import "errors"
+import (
+	"cmp"
+	"errors"
+)
 
 // Set is every shipped model, loaded: what a worker or an API process
 // runs with.
@@ -83,10 +86,11 @@ func (s *Set) Close() error {
 }
 
 // centerNetConfig batches CenterNet's frames only on a GPU, where a batch
-// pays; on the CPU one frame a call is fastest.
+// pays (up to cfg.MaxBatch, 8 by default); on the CPU one frame a call is
+// fastest, and concurrent jobs call the session side by side.
 func centerNetConfig(cfg SessionConfig) CenterNetConfig {
 	if cfg.Provider != "" && cfg.Provider != "cpu" {
-		return CenterNetConfig{MaxBatch: 8}
+		return CenterNetConfig{MaxBatch: cmp.Or(cfg.MaxBatch, 8)}
 	}
 	return CenterNetConfig{}
 }

@@ -167,7 +167,7 @@ var ErrModelFile = errors.New("model file problem")
 func (m Model) Verify(dir string) error {
 	for _, f := range m.Files {
 		p := filepath.Join(dir, f.Name)
-		got, err := fileSHA256(p)
+		got, err := FileSHA256(p)
 		if err != nil {
 			return fmt.Errorf("%w: model %s: %s: %v (run scripts/setup or set MEDIAVEC_MODELS)", ErrModelFile, m.Name, p, err)
 		}
@@ -254,7 +254,8 @@ func matchTensors(model, file, kind string, want, got []TensorSpec) error {
 	return nil
 }
 
-func fileSHA256(path string) (string, error) {
+// FileSHA256 is the hex sha256 of a file's bytes.
+func FileSHA256(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err

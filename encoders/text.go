@@ -90,7 +90,13 @@ type TextLexical struct{}
 
 // Embed returns the sparse vector of text; an empty vector when text has no
 // term.
-func (TextLexical) Embed(text string) Sparse {
+func (t TextLexical) Embed(text string) Sparse { return t.EmbedRepeated(text, 1) }
+
+// EmbedRepeated is Embed of text said times times over: every term
+// frequency is multiplied by times. An object label seen in n sampled frames
+// is embedded so, as if the label were written once per frame.
+func (TextLexical) EmbedRepeated(text string, times int) Sparse {
+	times = max(times, 1)
 	tf := map[uint32]int{}
 	for _, t := range Tokens(text) {
 		tf[termIndex(t)]++
@@ -101,25 +107,7 @@ func (TextLexical) Embed(text string) Sparse {
 	}
 	sort.Slice(sv.Indices, func(a, b int) bool { return sv.Indices[a] < sv.Indices[b] })
 	for _, i := range sv.Indices {
-		sv.Values = append(sv.Values, float32(1+math.Log(float64(tf[i]))))
-	}
-	return sv
-}
-
-// EmbedRepeated is Embed of text said times times over: every term
-// frequency is multiplied by times. An object label seen in n sampled frames
-// is embedded so, as if the label were written once per frame.
-func (t TextLexical) EmbedRepeated(text string, times int) Sparse {
-	sv := t.Embed(text)
-	if times <= 1 {
-		return sv
-	}
-	tf := map[uint32]int{}
-	for _, term := range Tokens(text) {
-		tf[termIndex(term)]++
-	}
-	for i, idx := range sv.Indices {
-		sv.Values[i] = float32(1 + math.Log(float64(tf[idx]*times)))
+		sv.Values = append(sv.Values, float32(1+math.Log(float64(tf[i]*times))))
 	}
 	return sv
 }

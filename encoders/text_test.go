@@ -1,6 +1,7 @@
 package encoders
 
 import (
+	"math"
 	"slices"
 	"testing"
 )
@@ -47,5 +48,19 @@ func TestTextLexical(t *testing.T) {
 	}
 	if e := enc.Embed("!!!"); len(e.Indices) != 0 {
 		t.Errorf("no terms must give an empty vector: %+v", e)
+	}
+}
+
+func TestEmbedRepeated(t *testing.T) {
+	var tl TextLexical
+	one, many := tl.Embed("sports ball"), tl.EmbedRepeated("sports ball", 80)
+	if len(one.Indices) != 2 || len(many.Indices) != 2 || one.Indices[0] != many.Indices[0] {
+		t.Fatalf("terms differ: %v %v", one.Indices, many.Indices)
+	}
+	want := float32(1 + math.Log(80))
+	for i := range many.Values {
+		if one.Values[i] != 1 || math.Abs(float64(many.Values[i]-want)) > 1e-6 {
+			t.Errorf("weights %v and %v, want 1 and %v", one.Values, many.Values, want)
+		}
 	}
 }

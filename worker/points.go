@@ -106,8 +106,8 @@ func restrict(pts []index.Point, schema index.Schema) []index.Point {
 	return out
 }
 
-// labelFrames is the label summary of an event: label → frames seen in.
-func labelFrames(res *analyze.Result) map[string]int {
+// labelSummary is the label summary of an event: label → frames seen in.
+func labelSummary(res *analyze.Result) map[string]int {
 	if len(res.Objects) == 0 {
 		return nil
 	}

@@ -434,7 +434,7 @@ func (w *Worker) settle(ctx context.Context, msg jetstream.Msg, job queue.Job, a
 		for k, v := range res.Timings {
 			stages[k] = float64(v.Microseconds()) / 1000
 		}
-		if err := queue.PublishEvent(ctx, w.js, queue.Event{VideoID: job.VideoID, JobID: job.JobID, State: queue.StateIndexed, Spaces: counts, Stages: stages, Labels: labelFrames(res)}); err != nil {
+		if err := queue.PublishEvent(ctx, w.js, queue.Event{VideoID: job.VideoID, JobID: job.JobID, State: queue.StateIndexed, Spaces: counts, Stages: stages, Labels: labelSummary(res)}); err != nil {
 			log.Warn("indexed event not published", "err", err)
 		}
 		if err := msg.DoubleAck(ctx); err != nil {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -54,7 +55,7 @@ func runImportTFJS(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if *forModel != "" {
 		imp, ok := encoders.TFJSImports[*forModel]
 		if !ok {
-			return fmt.Errorf("%w: --for %q: no shipped model is imported from TF.js by that name (have: %s)", errUsage, *forModel, strings.Join(slices.Sorted(mapsKeys(encoders.TFJSImports)), ", "))
+			return fmt.Errorf("%w: --for %q: no shipped model is imported from TF.js by that name (have: %s)", errUsage, *forModel, strings.Join(slices.Sorted(maps.Keys(encoders.TFJSImports)), ", "))
 		}
 		if len(outputs) > 0 || len(extra) > 0 || *expect != "" {
 			return fmt.Errorf("%w: --for sets the outputs and the expected sha256 itself", errUsage)
@@ -69,7 +70,7 @@ func runImportTFJS(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if fs.NArg() > 2 {
 			return fmt.Errorf("%w: want at most MODEL.json OUT.onnx", errUsage)
 		}
-		if sum, err := fileSHA256(dst); err == nil && sum == imp.SHA256 {
+		if sum, err := encoders.FileSHA256(dst); err == nil && sum == imp.SHA256 {
 			if !*quiet {
 				fmt.Fprintf(stdout, "%s is up to date (sha256 %s)\n", dst, sum)
 			}
@@ -110,7 +111,7 @@ func runImportTFJS(ctx context.Context, args []string, stdout, stderr io.Writer)
 		sum0(res.Ops), len(res.Model.Graph.Nodes), len(res.Model.Graph.Initializers), tfjs.Opset, float64(len(b))/1e6)
 	if len(m.Dequantised) > 0 {
 		var q []string
-		for _, k := range slices.Sorted(mapsKeys(m.Dequantised)) {
+		for _, k := range slices.Sorted(maps.Keys(m.Dequantised)) {
 			q = append(q, fmt.Sprintf("%d %s", m.Dequantised[k], k))
 		}
 		fmt.Fprintf(stdout, "  dequantised weights: %s\n", strings.Join(q, ", "))
@@ -141,16 +142,6 @@ func sum0(m map[string]int) int {
 		n += v
 	}
 	return n
-}
-
-func mapsKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // parseInterspersed parses flags that may come before, between or after
@@ -206,23 +197,18 @@ func writeFileAtomic(path string, b []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	// The rename is durable once the folder is synced.
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		defer d.Close()
+		if err := d.Sync(); err != nil {
+			return fmt.Errorf("write %s: sync folder: %w", path, err)
+		}
+	}
 	return nil
 }
 
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}

@@ -90,7 +90,10 @@ func Convert(m *GraphModel, opts Options) (*Result, error) {
 			continue
 		}
 		in := dataInputs(n)
-		if err := opTable[n.Op](c, n, in); err != nil {
+		if want := minInputs[n.Op]; len(in) < want {
+			return nil, fmt.Errorf("TF.js node %q (op %s): %d inputs, the op takes at least %d", n.Name, n.Op, len(in), want)
+		}
+		if err := c.convertNode(n, in); err != nil {
 			return nil, fmt.Errorf("TF.js node %q (op %s): %w", n.Name, n.Op, err)
 		}
 		c.ops[n.Op]++
@@ -128,6 +131,18 @@ func Convert(m *GraphModel, opts Options) (*Result, error) {
 		Outputs: c.g.Outputs,
 		Ops:     c.ops,
 	}, nil
+}
+
+// convertNode runs n's op function. A model file is untrusted input: an
+// attribute or constant of a shape the function did not foresee must fail
+// the conversion with the node named, never crash the process.
+func (c *converter) convertNode(n *NodeDef, in []string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed node: %v", r)
+		}
+	}()
+	return opTable[n.Op](c, n, in)
 }
 
 // SupportedOps lists the TF ops Convert maps, sorted.
@@ -253,6 +268,9 @@ func (c *converter) topoOrder(outputs []string) ([]*NodeDef, error) {
 			if top.next < len(top.n.Input) {
 				ref := top.n.Input[top.next]
 				top.next++
+				if strings.HasPrefix(ref, "^") {
+					continue // a control dependency: no data flows
+				}
 				dep, ok := c.byName[nodeOf(ref)]
 				if !ok {
 					return nil, fmt.Errorf("TF.js node %q reads %q, which no node produces", top.n.Name, ref)
@@ -287,7 +305,8 @@ func (c *converter) placeholder(n *NodeDef, dynamicBatch bool) error {
 		}
 	}
 	if dims == nil {
-		for key, info := range c.m.Signature.Inputs {
+		for _, key := range slices.Sorted(maps.Keys(c.m.Signature.Inputs)) {
+			info := c.m.Signature.Inputs[key]
 			if nodeOf(key) == n.Name || nodeOf(info.Name) == n.Name {
 				if dims, err = info.TensorShape.Dims(); err != nil {
 					return fmt.Errorf("TF.js input %q: %w", n.Name, err)
@@ -309,7 +328,8 @@ func (c *converter) placeholder(n *NodeDef, dynamicBatch bool) error {
 
 // outputShape is the signature's shape for an output, when it has one.
 func (c *converter) outputShape(ref string) []int64 {
-	for key, info := range c.m.Signature.Outputs {
+	for _, key := range slices.Sorted(maps.Keys(c.m.Signature.Outputs)) {
+		info := c.m.Signature.Outputs[key]
 		if onnxName(key) == onnxName(ref) || (info.Name != "" && onnxName(info.Name) == onnxName(ref)) {
 			dims, err := info.TensorShape.Dims()
 			if err != nil || dims == nil {

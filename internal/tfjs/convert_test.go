@@ -216,6 +216,28 @@ func TestConvertRefusesUnknownOps(t *testing.T) {
 	}
 }
 
+func TestConvertRefusesTooFewInputs(t *testing.T) {
+	g := &graphBuilder{}
+	g.placeholder("x", 1, 4)
+	g.node("y", "AddV2", nil, "x")
+	m, err := tfjs.Load(g.write(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tfjs.Convert(m, tfjs.Options{}); err == nil || !strings.Contains(err.Error(), `node "y" (op AddV2): 1 inputs, the op takes at least 2`) {
+		t.Errorf("an AddV2 with one input: %v", err)
+	}
+}
+
+func TestLoadRefusesHugeShapes(t *testing.T) {
+	g := &graphBuilder{}
+	g.constant("w", []int{1}, "", []float32{1}, nil)
+	g.weights[0]["shape"] = []int64{1 << 32, 1 << 32}
+	if _, err := tfjs.Load(g.write(t)); err == nil || !strings.Contains(err.Error(), "more than 2^31") {
+		t.Errorf("a 2^64-element weight: %v", err)
+	}
+}
+
 func TestConvertRefusesMissingTensor(t *testing.T) {
 	g := &graphBuilder{}
 	g.placeholder("x", 1, 4)
@@ -276,9 +298,26 @@ func TestOpsParity(t *testing.T) {
 	g.node("top", "TopKV2", map[string]any{"sorted": map[string]any{"b": true}}, "scaled", "k")
 	g.node("topi", "Cast", map[string]any{"DstT": map[string]any{"type": "DT_FLOAT"}}, "top:1")
 	g.node("sq", "Squeeze", map[string]any{"squeeze_dims": ints(0)}, "split")
+	// Half-pixel nearest-neighbour upsampling (TF floors).
+	g.constant("nnsize", []int{2}, "", nil, []int32{10, 10})
+	g.node("nn", "ResizeNearestNeighbor", map[string]any{"half_pixel_centers": map[string]any{"b": true}}, "conv", "nnsize")
+	// A reduction over a scalar axis.
+	g.constant("lastaxis", []int{}, "", nil, []int32{-1})
+	g.node("sumax", "Sum", map[string]any{"keep_dims": map[string]any{"b": false}}, "conv", "lastaxis")
+	// A shrunk axis whose begin_mask TF ignores: row 2, not row 0.
+	g.constant("sbegin", []int{4}, "", nil, []int32{0, 2, 0, 0})
+	g.constant("send", []int{4}, "", nil, []int32{1, 3, 5, 4})
+	g.constant("sstep", []int{4}, "", nil, []int32{1, 1, 1, 1})
+	g.node("shr", "StridedSlice", map[string]any{"begin_mask": map[string]any{"i": "2"}, "shrink_axis_mask": map[string]any{"i": "2"}}, "conv", "sbegin", "send", "sstep")
+	// Div on integers floors in TF.js.
+	g.node("idiv", "Div", nil, "asint", "div")
+	g.node("idivf", "Cast", map[string]any{"DstT": map[string]any{"type": "DT_FLOAT"}}, "idiv")
+	// A control dependency is followed by nothing.
+	g.node("nothing", "NoOp", nil)
+	g.node("ctl", "Identity", nil, "idivf", "^nothing")
 	path := g.write(t)
 
-	outs := []string{"ints", "leaky", "top", "topi", "sq", "avg"}
+	outs := []string{"ints", "leaky", "top", "topi", "sq", "avg", "nn", "sumax", "shr", "ctl"}
 	onnx := convert(t, path, tfjs.Options{Outputs: outs})
 	x := make([]float32, 50)
 	for i := range x {

@@ -19,7 +19,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 )
 
 // ErrUnsupported is wrapped by every error about something in a model that
@@ -131,6 +130,27 @@ func numElements(shape []int64) int64 {
 	return n
 }
 
+// maxElements bounds a weight or a folded constant: 2^31 elements is far
+// beyond any model this importer is for, and keeps every product of
+// dimensions below overflow.
+const maxElements = 1 << 31
+
+// checkedElements is the element count of a shape, or an error when a
+// dimension is negative or the count passes maxElements.
+func checkedElements(shape []int64) (int64, error) {
+	n := int64(1)
+	for _, d := range shape {
+		if d < 0 {
+			return 0, fmt.Errorf("negative dimension in %v", shape)
+		}
+		if d > 0 && n > maxElements/d {
+			return 0, fmt.Errorf("shape %v holds more than 2^31 elements", shape)
+		}
+		n *= d
+	}
+	return n, nil
+}
+
 type modelJSON struct {
 	Format        string `json:"format"`
 	GeneratedBy   string `json:"generatedBy"`
@@ -187,7 +207,7 @@ func Load(path string) (*GraphModel, error) {
 	for gi, g := range mj.WeightsManifest {
 		var buf []byte
 		for _, p := range g.Paths {
-			if filepath.IsAbs(p) || strings.Contains(p, "..") {
+			if !filepath.IsLocal(p) {
 				return nil, fmt.Errorf("TF.js model %s: weight shard path %q leaves the model's folder", path, p)
 			}
 			b, err := os.ReadFile(filepath.Join(dir, p))
@@ -218,16 +238,11 @@ func Load(path string) (*GraphModel, error) {
 // decodeWeight reads one weight from the start of b and returns it with the
 // number of bytes it took.
 func decodeWeight(spec weightSpec, b []byte) (*Weight, int, error) {
-	for _, d := range spec.Shape {
-		if d < 0 {
-			return nil, 0, fmt.Errorf("weight %s: negative dimension in %v", spec.Name, spec.Shape)
-		}
+	n, err := checkedElements(spec.Shape)
+	if err != nil {
+		return nil, 0, fmt.Errorf("weight %s: %w", spec.Name, err)
 	}
-	n := numElements(spec.Shape)
 	w := &Weight{Name: spec.Name, DType: spec.DType, Shape: spec.Shape}
-	if n > 1<<31 {
-		return nil, 0, fmt.Errorf("weight %s: %d elements", spec.Name, n)
-	}
 	switch spec.DType {
 	case "float32", "int32", "bool":
 	default:
@@ -277,16 +292,22 @@ func decodeWeight(spec weightSpec, b []byte) (*Weight, int, error) {
 	if spec.DType == "bool" {
 		return nil, 0, fmt.Errorf("weight %s: quantised bool: %w", spec.Name, ErrUnsupported)
 	}
+	if q.DType != "float16" && (q.Scale <= 0 || math.IsNaN(q.Scale) || math.IsInf(q.Scale, 0) || math.IsNaN(q.Min) || math.IsInf(q.Min, 0)) {
+		return nil, 0, fmt.Errorf("weight %s: %s quantisation without a finite positive scale and a finite min", spec.Name, q.DType)
+	}
 	if int64(len(b)) < n*int64(size) {
 		return nil, 0, fmt.Errorf("weight %s: needs %d bytes, %d left in the shards", spec.Name, n*int64(size), len(b))
 	}
 	vals := make([]float32, n)
 	for i := range vals {
 		switch q.DType {
+		// The explicit float64() rounds the product before the sum, so no
+		// platform fuses them: the bytes written (and their pinned sha256)
+		// are the same on every machine.
 		case "uint8":
-			vals[i] = float32(float64(b[i])*q.Scale + q.Min)
+			vals[i] = float32(float64(float64(b[i])*q.Scale) + q.Min)
 		case "uint16":
-			vals[i] = float32(float64(binary.LittleEndian.Uint16(b[2*i:]))*q.Scale + q.Min)
+			vals[i] = float32(float64(float64(binary.LittleEndian.Uint16(b[2*i:]))*q.Scale) + q.Min)
 		case "float16":
 			vals[i] = HalfToFloat32(binary.LittleEndian.Uint16(b[2*i:]))
 		}

@@ -40,8 +40,8 @@ func init() {
 		"LeakyRelu":  leakyRelu,
 		"Prelu":      elementwise("PRelu"),
 
-		"Add": elementwise("Add"), "AddV2": elementwise("Add"), "BiasAdd": elementwise("Add"), "Sub": elementwise("Sub"),
-		"Mul": elementwise("Mul"), "RealDiv": elementwise("Div"), "Div": elementwise("Div"), "Maximum": elementwise("Max"),
+		"Add": elementwise("Add"), "AddV2": elementwise("Add"), "BiasAdd": biasAdd, "Sub": elementwise("Sub"),
+		"Mul": elementwise("Mul"), "RealDiv": elementwise("Div"), "Div": div, "Maximum": elementwise("Max"),
 		"Minimum": elementwise("Min"), "Pow": elementwise("Pow"),
 		"SquaredDifference": squaredDifference,
 		"FloorDiv":          floorDiv,
@@ -76,6 +76,29 @@ func init() {
 	}
 }
 
+// minInputs is the fewest data inputs each op reads; Convert checks it
+// before an op function indexes its inputs. Ops absent take one.
+var minInputs = map[string]int{
+	"Prelu": 2, "Add": 2, "AddV2": 2, "BiasAdd": 2, "Sub": 2, "Mul": 2, "RealDiv": 2, "Div": 2,
+	"Maximum": 2, "Minimum": 2, "Pow": 2, "SquaredDifference": 2, "FloorDiv": 2, "FloorMod": 2,
+	"Equal": 2, "NotEqual": 2, "Greater": 2, "GreaterEqual": 2, "Less": 2, "LessEqual": 2,
+	"LogicalAnd": 2, "LogicalOr": 2, "Select": 3, "SelectV2": 3,
+	"Conv2D": 2, "_FusedConv2D": 2, "DepthwiseConv2dNative": 2, "FusedDepthwiseConv2dNative": 2,
+	"MatMul": 2, "BatchMatMul": 2, "BatchMatMulV2": 2, "_FusedMatMul": 2,
+	"Mean": 2, "Sum": 2, "Max": 2, "Min": 2, "Prod": 2, "ArgMax": 2, "ArgMin": 2,
+	"ResizeBilinear": 2, "ResizeNearestNeighbor": 2, "Reshape": 2, "ExpandDims": 2, "Transpose": 2,
+	"ConcatV2": 2, "Split": 2, "SplitV": 3, "Pad": 2, "PadV2": 3, "MirrorPad": 2,
+	"StridedSlice": 4, "Slice": 3, "Tile": 2, "GatherV2": 3, "TopKV2": 2, "Fill": 2, "SparseToDense": 4,
+}
+
+func init() {
+	for op := range opTable {
+		if _, ok := minInputs[op]; !ok {
+			minInputs[op] = 1
+		}
+	}
+}
+
 // unary maps an op with one input and one output onto one ONNX op.
 func unary(op string) opFunc {
 	return func(c *converter, n *NodeDef, in []string) error {
@@ -104,6 +127,17 @@ func elementwise(op string) opFunc {
 		c.types[n.Name] = c.types[xs[0]]
 		return nil
 	}
+}
+
+// biasAdd adds a per-channel bias on the last axis (NHWC); an NCHW bias
+// would need a reshape, and graph models do not write one.
+func biasAdd(c *converter, n *NodeDef, in []string) error {
+	if f, err := n.attrString("data_format", "NHWC"); err != nil {
+		return err
+	} else if f != "NHWC" {
+		return fmt.Errorf("BiasAdd data_format %s: %w", f, ErrUnsupported)
+	}
+	return elementwise("Add")(c, n, in)
 }
 
 func compare(op string, negate bool) opFunc {
@@ -177,6 +211,21 @@ func squaredDifference(c *converter, n *NodeDef, in []string) error {
 	c.add(n.Name, "Mul", []string{d, d}, []string{n.Name})
 	c.types[n.Name] = c.types[xs[0]]
 	return nil
+}
+
+// div is TF's Div: true division for floats; for integers TF.js floors
+// (as FloorDiv), where ONNX's Div would truncate.
+func div(c *converter, n *NodeDef, in []string) error {
+	xs, err := c.inputs(in)
+	if err != nil {
+		return err
+	}
+	if c.types[xs[0]] == onnxgraph.Float32 {
+		c.add(n.Name, "Div", xs, []string{n.Name})
+		c.types[n.Name] = onnxgraph.Float32
+		return nil
+	}
+	return floorDiv(c, n, in)
 }
 
 // floorDiv rounds towards −∞ as TF does. For integers ONNX Div truncates,
@@ -364,6 +413,9 @@ func conv(c *converter, n *NodeDef, in []string) error {
 		return err
 	}
 	kh, kw, cin, cout := w.Shape[0], w.Shape[1], w.Shape[2], w.Shape[3]
+	if kh == 0 || kw == 0 || cin == 0 || cout == 0 {
+		return fmt.Errorf("filter %s has an empty dimension: %v", in[1], w.Shape)
+	}
 	var filter []float32
 	var dims []int64
 	group := int64(1)
@@ -428,8 +480,11 @@ func conv(c *converter, n *NodeDef, in []string) error {
 				if bn[i], err = c.constFloats(args[i], "batch norm"); err != nil {
 					return err
 				}
+				if int64(len(bn[i])) != cout {
+					return fmt.Errorf("batch norm input %s has %d values for %d output channels", args[i], len(bn[i]), cout)
+				}
 			}
-			eps := n.attrFloat("epsilon", 0.001)
+			eps := n.attrFloat("epsilon", 0.0001) // TF's default
 			bias = make([]float32, cout)
 			per := int64(len(filter)) / cout
 			for o := range cout {
@@ -437,7 +492,7 @@ func conv(c *converter, n *NodeDef, in []string) error {
 				for j := range per {
 					filter[o*per+j] *= k
 				}
-				bias[o] = bn[1][o] - bn[2][o]*k
+				bias[o] = bn[1][o] - float32(bn[2][o]*k) // rounded first: no FMA, the same bytes everywhere
 			}
 			used = 4
 		default:
@@ -625,21 +680,35 @@ func matMul(c *converter, n *NodeDef, in []string) error {
 	return nil
 }
 
+// reduce maps Mean, Sum, Max, Min and Prod. TF takes the axes as a scalar
+// or a vector, and no axes means no reduction; ONNX wants a vector, and no
+// axes means all unless noop_with_empty_axes says otherwise.
 func reduce(op string) opFunc {
 	return func(c *converter, n *NodeDef, in []string) error {
 		x, err := c.input(in[0])
 		if err != nil {
 			return err
 		}
-		axes, err := c.input(in[1])
-		if err != nil {
-			return err
+		var axes string
+		if c.isConst(in[1]) {
+			v, err := c.constInts(in[1], "reduction_indices")
+			if err != nil {
+				return err
+			}
+			axes = c.intVector(n, "axes", v)
+		} else {
+			a, err := c.input(in[1])
+			if err != nil {
+				return err
+			}
+			axes = c.tmp(n, "axes")
+			c.add(n.Name, "Reshape", []string{a, c.intVector(n, "flat", []int64{-1})}, []string{axes})
 		}
 		keep := int64(0)
 		if n.attrBool("keep_dims", false) {
 			keep = 1
 		}
-		c.add(n.Name, op, []string{x, axes}, []string{n.Name}, onnxgraph.Int("keepdims", keep))
+		c.add(n.Name, op, []string{x, axes}, []string{n.Name}, onnxgraph.Int("keepdims", keep), onnxgraph.Int("noop_with_empty_axes", 1))
 		c.types[n.Name] = c.types[x]
 		return nil
 	}
@@ -652,8 +721,11 @@ func argReduce(op string) opFunc {
 			return err
 		}
 		axis, err := c.constInts(in[1], "axis")
-		if err != nil || len(axis) != 1 {
-			return fmt.Errorf("axis must be one constant: %v", err)
+		if err != nil {
+			return err
+		}
+		if len(axis) != 1 {
+			return fmt.Errorf("axis %s has %d values, want one", in[1], len(axis))
 		}
 		c.add(n.Name, op, []string{x}, []string{n.Name}, onnxgraph.Int("axis", axis[0]), onnxgraph.Int("keepdims", 0))
 		c.types[n.Name] = onnxgraph.Int64
@@ -670,9 +742,11 @@ func resize(mode string) opFunc {
 		if err != nil {
 			return err
 		}
-		size, err := c.input(in[1])
-		if err != nil {
-			return err
+		var size string
+		if !c.isConst(in[1]) {
+			if size, err = c.input(in[1]); err != nil {
+				return err
+			}
 		}
 		align, half := n.attrBool("align_corners", false), n.attrBool("half_pixel_centers", false)
 		attrs := []onnxgraph.Attr{onnxgraph.Str("mode", mode)}
@@ -685,7 +759,9 @@ func resize(mode string) opFunc {
 				attrs = append(attrs, onnxgraph.Str("nearest_mode", "round_prefer_ceil"))
 			}
 		case half && mode == "nearest":
-			attrs = append(attrs, onnxgraph.Str("coordinate_transformation_mode", "tf_half_pixel_for_nn"))
+			// TF: floor((y + 0.5)·in/out), which is ONNX's half-pixel
+			// transform for nearest neighbours rounded down.
+			attrs = append(attrs, onnxgraph.Str("coordinate_transformation_mode", "tf_half_pixel_for_nn"), onnxgraph.Str("nearest_mode", "floor"))
 		case half:
 			attrs = append(attrs, onnxgraph.Str("coordinate_transformation_mode", "half_pixel"))
 		default:
@@ -695,10 +771,27 @@ func resize(mode string) opFunc {
 			}
 		}
 		xc := c.toNCHW(n, x)
-		shp, nc, sizes := c.tmp(n, "shape"), c.tmp(n, "nc"), c.tmp(n, "sizes")
-		c.add(n.Name, "Shape", []string{xc}, []string{shp})
-		c.add(n.Name, "Slice", []string{shp, c.intVector(n, "zero", []int64{0}), c.intVector(n, "two", []int64{2})}, []string{nc})
-		c.add(n.Name, "Concat", []string{nc, size}, []string{sizes}, onnxgraph.Int("axis", 0))
+		var sizes string
+		if c.isConst(in[1]) {
+			hw, err := c.constInts(in[1], "size")
+			if err != nil {
+				return err
+			}
+			if len(hw) != 2 {
+				return fmt.Errorf("size %s has %d values, want [height, width]", in[1], len(hw))
+			}
+			// A constant size: Resize-18 scales only H and W (axes), so
+			// no shape arithmetic runs at inference and the batch is free.
+			sizes = c.intVector(n, "sizes", hw)
+			attrs = append(attrs, onnxgraph.Ints("axes", 2, 3))
+		} else {
+			// [N, C] of the input, then the computed [h, w].
+			shp, nc := c.tmp(n, "shape"), c.tmp(n, "nc")
+			sizes = c.tmp(n, "sizes")
+			c.add(n.Name, "Shape", []string{xc}, []string{shp})
+			c.add(n.Name, "Slice", []string{shp, c.intVector(n, "zero", []int64{0}), c.intVector(n, "two", []int64{2})}, []string{nc})
+			c.add(n.Name, "Concat", []string{nc, size}, []string{sizes}, onnxgraph.Int("axis", 0))
+		}
 		y := c.tmp(n, "resize")
 		c.add(n.Name, "Resize", []string{xc, "", "", sizes}, []string{y}, attrs...)
 		c.types[y] = c.types[x]
@@ -774,8 +867,11 @@ func concat(c *converter, n *NodeDef, in []string) error {
 		return fmt.Errorf("want values and an axis")
 	}
 	axis, err := c.constInts(in[len(in)-1], "axis")
-	if err != nil || len(axis) != 1 {
-		return fmt.Errorf("axis must be one constant: %v", err)
+	if err != nil {
+		return err
+	}
+	if len(axis) != 1 {
+		return fmt.Errorf("axis %s has %d values, want one", in[len(in)-1], len(axis))
 	}
 	xs, err := c.inputs(in[:len(in)-1])
 	if err != nil {
@@ -817,8 +913,11 @@ func unpack(c *converter, n *NodeDef, in []string) error {
 		return err
 	}
 	num, err := n.attrInt("num", 0)
-	if err != nil || num <= 0 {
-		return fmt.Errorf("Unpack needs num > 0")
+	if err != nil {
+		return err
+	}
+	if num <= 0 || num > 1<<16 {
+		return fmt.Errorf("Unpack num %d", num)
 	}
 	parts := make([]string, num)
 	for i := range parts {
@@ -837,16 +936,22 @@ func unpack(c *converter, n *NodeDef, in []string) error {
 // split is TF's Split: (axis, value) with num_split equal parts.
 func split(c *converter, n *NodeDef, in []string) error {
 	axis, err := c.constInts(in[0], "split_dim")
-	if err != nil || len(axis) != 1 {
-		return fmt.Errorf("split_dim must be one constant: %v", err)
+	if err != nil {
+		return err
+	}
+	if len(axis) != 1 {
+		return fmt.Errorf("split_dim %s has %d values, want one", in[0], len(axis))
 	}
 	x, err := c.input(in[1])
 	if err != nil {
 		return err
 	}
 	num, err := n.attrInt("num_split", 0)
-	if err != nil || num <= 0 {
-		return fmt.Errorf("Split needs num_split > 0")
+	if err != nil {
+		return err
+	}
+	if num <= 0 || num > 1<<16 {
+		return fmt.Errorf("Split num_split %d", num)
 	}
 	outs := make([]string, num)
 	for i := range outs {
@@ -871,8 +976,11 @@ func splitV(c *converter, n *NodeDef, in []string) error {
 		return fmt.Errorf("size_splits with -1: %w", ErrUnsupported)
 	}
 	axis, err := c.constInts(in[2], "split_dim")
-	if err != nil || len(axis) != 1 {
-		return fmt.Errorf("split_dim must be one constant: %v", err)
+	if err != nil {
+		return err
+	}
+	if len(axis) != 1 {
+		return fmt.Errorf("split_dim %s has %d values, want one", in[2], len(axis))
 	}
 	outs := make([]string, len(sizes))
 	for i := range outs {
@@ -962,6 +1070,19 @@ func stridedSlice(c *converter, n *NodeDef, in []string) error {
 		if steps[i] == 0 {
 			return fmt.Errorf("stride 0 on axis %d", i)
 		}
+		if masks["shrink_axis_mask"]&bit != 0 {
+			// One element at begin (-1: the last); TF ignores the begin
+			// and end masks of a shrunk axis.
+			if steps[i] < 0 {
+				return fmt.Errorf("shrink on axis %d with a negative stride: %w", i, ErrUnsupported)
+			}
+			starts[i], ends[i], steps[i] = begin[i], begin[i]+1, 1
+			if begin[i] == -1 {
+				ends[i] = math.MaxInt64
+			}
+			shrink = append(shrink, int64(i))
+			continue
+		}
 		starts[i], ends[i] = begin[i], end[i]
 		if masks["begin_mask"]&bit != 0 {
 			starts[i] = 0
@@ -974,15 +1095,6 @@ func stridedSlice(c *converter, n *NodeDef, in []string) error {
 			if steps[i] < 0 {
 				ends[i] = math.MinInt64
 			}
-		}
-		if masks["shrink_axis_mask"]&bit != 0 {
-			// One element: [begin, begin+1), -1 meaning the last.
-			ends[i] = begin[i] + 1
-			if begin[i] == -1 {
-				ends[i] = math.MaxInt64
-			}
-			steps[i] = 1
-			shrink = append(shrink, int64(i))
 		}
 	}
 	target := n.Name
@@ -1038,8 +1150,11 @@ func gather(c *converter, n *NodeDef, in []string) error {
 		return err
 	}
 	axis, err := c.constInts(in[2], "axis")
-	if err != nil || len(axis) != 1 {
-		return fmt.Errorf("axis must be one constant: %v", err)
+	if err != nil {
+		return err
+	}
+	if len(axis) != 1 {
+		return fmt.Errorf("axis %s has %d values, want one", in[2], len(axis))
 	}
 	c.add(n.Name, "Gather", xs, []string{n.Name}, onnxgraph.Int("axis", axis[0]))
 	c.types[n.Name] = c.types[xs[0]]
@@ -1087,51 +1202,56 @@ func fill(c *converter, n *NodeDef, in []string) error {
 
 // sparseToDense is folded into a constant: in graph models its inputs are
 // constants (the shape arithmetic TF's converter leaves behind).
+// TF's forms: indices a scalar or a vector for a 1-D output, or [count,
+// rank]; values a scalar (for every index) or one per index.
 func sparseToDense(c *converter, n *NodeDef, in []string) error {
-	if len(in) != 4 {
-		return fmt.Errorf("want 4 inputs, got %d", len(in))
-	}
-	for _, r := range in {
+	for _, r := range in[:4] {
 		if !c.isConst(r) {
 			return fmt.Errorf("input %q is computed at run time; only constant inputs are folded: %w", r, ErrUnsupported)
 		}
 	}
-	idx, _ := c.weight(in[0], "sparse_indices")
-	shapeW, _ := c.weight(in[1], "output_shape")
-	vals, _ := c.weight(in[2], "sparse_values")
-	def, _ := c.weight(in[3], "default_value")
+	var ws [4]*Weight
+	for i, role := range []string{"sparse_indices", "output_shape", "sparse_values", "default_value"} {
+		w, err := c.weight(in[i], role)
+		if err != nil {
+			return err
+		}
+		ws[i] = w
+	}
+	idx, shapeW, vals, def := ws[0], ws[1], ws[2], ws[3]
 	if idx.Ints == nil || shapeW.Ints == nil {
-		return fmt.Errorf("indices and shape must be integers")
+		return fmt.Errorf("indices and output shape must be integers")
+	}
+	if (vals.Floats != nil) != (def.Floats != nil) {
+		return fmt.Errorf("values and default differ in type")
+	}
+	if def.Len() != 1 {
+		return fmt.Errorf("default value has %d elements, want 1", def.Len())
 	}
 	dims := shapeW.Ints
 	rank := len(dims)
-	total := numElements(dims)
-	if total < 0 || total > 1<<24 {
-		return fmt.Errorf("output shape %v", dims)
+	total, err := checkedElements(dims)
+	if err != nil || total > 1<<24 {
+		return fmt.Errorf("output shape %v: too large to fold", dims)
 	}
-	// Indices are a scalar, a vector (rank 1 output) or [count, rank].
 	var count int
-	switch len(idx.Shape) {
-	case 0:
+	switch {
+	case len(idx.Shape) == 0 && rank == 1:
 		count = 1
-	case 1:
+	case len(idx.Shape) == 1 && rank == 1:
 		count = int(idx.Shape[0])
-		if rank != 1 {
-			count, rank = 1, int(idx.Shape[0])
-		}
-	case 2:
+	case len(idx.Shape) == 2 && int(idx.Shape[1]) == rank:
 		count = int(idx.Shape[0])
-		if int(idx.Shape[1]) != rank {
-			return fmt.Errorf("indices %v for output rank %d", idx.Shape, rank)
-		}
+	default:
+		return fmt.Errorf("indices of shape %v for an output of rank %d", idx.Shape, rank)
 	}
-	flat := func(j int) (int64, error) {
+	if vals.Len() != 1 && vals.Len() != int64(count) {
+		return fmt.Errorf("%d values for %d indices", vals.Len(), count)
+	}
+	offset := func(j int) (int64, error) {
 		off := int64(0)
 		for d := range rank {
 			i := idx.Ints[j*rank+d]
-			if rank == 1 && len(idx.Shape) == 1 {
-				i = idx.Ints[j]
-			}
 			if i < 0 || i >= dims[d] {
 				return 0, fmt.Errorf("index %d out of range for dimension %d", i, dims[d])
 			}
@@ -1139,46 +1259,38 @@ func sparseToDense(c *converter, n *NodeDef, in []string) error {
 		}
 		return off, nil
 	}
-	value := func(src *Weight, j int) (float32, int64) {
-		if len(src.Floats) > 0 {
-			if len(src.Floats) == 1 {
-				return src.Floats[0], 0
-			}
-			return src.Floats[j], 0
+	pick := func(j int) int {
+		if vals.Len() == 1 {
+			return 0
 		}
-		if len(src.Ints) == 1 {
-			return 0, src.Ints[0]
-		}
-		return 0, src.Ints[j]
+		return j
 	}
-	if vals.Floats != nil || def.Floats != nil {
+	if vals.Floats != nil {
 		dense := make([]float32, total)
-		d, _ := value(def, 0)
 		for i := range dense {
-			dense[i] = d
+			dense[i] = def.Floats[0]
 		}
 		for j := range count {
-			off, err := flat(j)
+			off, err := offset(j)
 			if err != nil {
 				return err
 			}
-			dense[off], _ = value(vals, j)
+			dense[off] = vals.Floats[pick(j)]
 		}
 		c.initFloats(n.Name, dims, dense)
-	} else {
-		dense := make([]int64, total)
-		_, d := value(def, 0)
-		for i := range dense {
-			dense[i] = d
-		}
-		for j := range count {
-			off, err := flat(j)
-			if err != nil {
-				return err
-			}
-			_, dense[off] = value(vals, j)
-		}
-		c.initInts(n.Name, dims, dense)
+		return nil
 	}
+	dense := make([]int64, total)
+	for i := range dense {
+		dense[i] = def.Ints[0]
+	}
+	for j := range count {
+		off, err := offset(j)
+		if err != nil {
+			return err
+		}
+		dense[off] = vals.Ints[pick(j)]
+	}
+	c.initInts(n.Name, dims, dense)
 	return nil
 }
