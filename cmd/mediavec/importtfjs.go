@@ -211,4 +211,3 @@ func writeFileAtomic(path string, b []byte) error {
 	}
 	return nil
 }
-
