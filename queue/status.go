@@ -31,6 +31,8 @@ type Status struct {
 	Attempts int            `json:"attempts,omitempty"`
 	Duration float64        `json:"duration,omitempty"` // seconds of video
 	Spaces   map[string]int `json:"spaces,omitempty"`   // segments per space
+	// Labels is the object label summary: label → sampled frames seen in.
+	Labels map[string]int `json:"labels,omitempty"`
 	// DuplicateOf is the video an exact re-upload was recognised as.
 	DuplicateOf string `json:"duplicate_of,omitempty"`
 	// ContentKey identifies the bytes (and spaces) an indexed video was

@@ -420,7 +420,7 @@ func (w *Worker) settle(ctx context.Context, msg jetstream.Msg, job queue.Job, a
 	if out.err == nil {
 		counts := res.Count()
 		st := queue.Status{VideoID: job.VideoID, State: queue.StateIndexed, JobID: job.JobID, Source: job.Source,
-			Attempts: attempts, Duration: res.Info.Duration.Seconds(), Spaces: counts, Generation: w.cfg.Generation}
+			Attempts: attempts, Duration: res.Info.Duration.Seconds(), Spaces: counts, Labels: labelSummary(res), Generation: w.cfg.Generation}
 		if res.ContentSHA256 != "" {
 			st.ContentKey = contentKey(res.ContentSHA256, w.jobSpaces(job))
 		}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -190,8 +191,17 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if st.Duration > 0 {
 		fmt.Fprintf(stdout, "duration: %.1fs\n", st.Duration)
 	}
-	for space, n := range st.Spaces {
-		fmt.Fprintf(stdout, "segments: %s=%d\n", space, n)
+	for _, space := range sortedKeys(st.Spaces) {
+		fmt.Fprintf(stdout, "segments: %s=%d\n", space, st.Spaces[space])
+	}
+	if len(st.Labels) > 0 {
+		labels := sortedKeys(st.Labels)
+		slices.SortStableFunc(labels, func(a, b string) int { return st.Labels[b] - st.Labels[a] })
+		parts := make([]string, len(labels))
+		for i, l := range labels {
+			parts[i] = fmt.Sprintf("%s (%d frames)", l, st.Labels[l])
+		}
+		fmt.Fprintf(stdout, "objects:  %s\n", strings.Join(parts, ", "))
 	}
 	return nil
 }
