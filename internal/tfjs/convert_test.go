@@ -160,6 +160,11 @@ func TestDequantise(t *testing.T) {
 	g.constant("u16", []int{5}, "uint16", vals, nil)
 	g.constant("f16", []int{5}, "float16", vals, nil)
 	g.constant("i32", []int{3}, "", nil, []int32{-7, 0, 1 << 30})
+	// An int32 weight quantised to uint8: rounded half up, as Math.round.
+	g.node("qi", "Const", map[string]any{"dtype": map[string]any{"type": "DT_INT32"}})
+	g.weights = append(g.weights, map[string]any{"name": "qi", "shape": []int{3}, "dtype": "int32",
+		"quantization": map[string]any{"dtype": "uint8", "scale": 1, "min": -2.5, "original_dtype": "int32"}})
+	g.bin = append(g.bin, 0, 1, 5)
 	m, err := tfjs.Load(g.write(t))
 	if err != nil {
 		t.Fatal(err)
@@ -172,10 +177,13 @@ func TestDequantise(t *testing.T) {
 			}
 		}
 	}
+	if got := m.Weights["qi"].Ints; got[0] != -2 || got[1] != -1 || got[2] != 3 {
+		t.Errorf("quantised int32 weights %v, want [-2 -1 3]", got)
+	}
 	if got := m.Weights["i32"].Ints; got[0] != -7 || got[2] != 1<<30 {
 		t.Errorf("int32 weights %v", got)
 	}
-	if m.Dequantised["uint8"] != 1 || m.Dequantised["uint16"] != 1 || m.Dequantised["float16"] != 1 {
+	if m.Dequantised["uint8"] != 2 || m.Dequantised["uint16"] != 1 || m.Dequantised["float16"] != 1 {
 		t.Errorf("dequantised counts %v", m.Dequantised)
 	}
 }

@@ -298,27 +298,30 @@ func decodeWeight(spec weightSpec, b []byte) (*Weight, int, error) {
 	if int64(len(b)) < n*int64(size) {
 		return nil, 0, fmt.Errorf("weight %s: needs %d bytes, %d left in the shards", spec.Name, n*int64(size), len(b))
 	}
-	vals := make([]float32, n)
-	for i := range vals {
+	// The explicit float64() rounds the product before the sum, so no
+	// platform fuses them: the bytes written (and their pinned sha256) are
+	// the same on every machine.
+	value := func(i int) float64 {
 		switch q.DType {
-		// The explicit float64() rounds the product before the sum, so no
-		// platform fuses them: the bytes written (and their pinned sha256)
-		// are the same on every machine.
 		case "uint8":
-			vals[i] = float32(float64(float64(b[i])*q.Scale) + q.Min)
+			return float64(float64(b[i])*q.Scale) + q.Min
 		case "uint16":
-			vals[i] = float32(float64(float64(binary.LittleEndian.Uint16(b[2*i:]))*q.Scale) + q.Min)
-		case "float16":
-			vals[i] = HalfToFloat32(binary.LittleEndian.Uint16(b[2*i:]))
+			return float64(float64(binary.LittleEndian.Uint16(b[2*i:]))*q.Scale) + q.Min
+		default: // float16
+			return float64(HalfToFloat32(binary.LittleEndian.Uint16(b[2*i:])))
 		}
 	}
 	if spec.DType == "int32" {
+		// Rounded from the double, half up, as TF.js's Math.round does.
 		w.Ints = make([]int64, n)
-		for i, v := range vals {
-			w.Ints[i] = int64(math.Round(float64(v)))
+		for i := range w.Ints {
+			w.Ints[i] = int64(math.Floor(value(i) + 0.5))
 		}
 	} else {
-		w.Floats = vals
+		w.Floats = make([]float32, n)
+		for i := range w.Floats {
+			w.Floats[i] = float32(value(i))
+		}
 	}
 	return w, int(n) * size, nil
 }
