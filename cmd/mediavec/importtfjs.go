@@ -40,7 +40,7 @@ func runImportTFJS(ctx context.Context, args []string, stdout, stderr io.Writer)
 		"it atomically, prints its sha256, and opens it in ONNX Runtime to check it.", stderr)
 	var outputs, extra listFlag
 	fs.Var(&outputs, "output", "make the graph's outputs exactly these tensors (node or node:k; repeatable or comma-separated); nodes none of them needs are dropped (default: the model's signature outputs)")
-	fs.Var(&extra, "extra-output", "also expose this internal tensor as an output (repeatable or comma-separated)")
+	fs.Var(&extra, "extra-output", "also expose this internal tensor as an output (repeatable or comma-separated); TENSOR=NAME names the output")
 	dynamic := fs.Bool("dynamic-batch", false, "make the inputs' first dimension symbolic (only for graphs, or --output subgraphs, without batch-size constants)")
 	expect := fs.String("expect-sha256", "", "refuse to write the result unless its sha256 is this")
 	ortLib := fs.String("ort-lib", encoders.DefaultORTLib(), "ONNX Runtime shared library, to check the result")

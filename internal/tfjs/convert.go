@@ -22,6 +22,9 @@ type Options struct {
 	Outputs []string
 	// ExtraOutputs are internal tensors exposed as further outputs, by
 	// name: a backbone's feature map for an embedding, say.
+	//
+	// An entry of Outputs or ExtraOutputs written "tensor=name" gives the
+	// output that name in the ONNX graph.
 	ExtraOutputs []string
 	// DynamicBatch makes the first dimension of every input symbolic. It is
 	// right only when the kept part of the graph holds no constant that
@@ -119,6 +122,10 @@ func Convert(m *GraphModel, opts Options) (*Result, error) {
 		if opts.DynamicBatch && len(shape) > 0 {
 			shape[0] = -1
 		}
+		if alias := c.aliases[onnxName(o)]; alias != "" {
+			c.add(nodeOf(o), "Identity", []string{name}, []string{alias})
+			name = alias
+		}
 		c.g.Outputs = append(c.g.Outputs, onnxgraph.Value{Name: name, Type: t, Shape: shape})
 	}
 	c.g.Name = "tfjs"
@@ -161,6 +168,8 @@ type converter struct {
 	inits  map[string]bool
 	ops    map[string]int
 	seq    int
+	// aliases renames outputs ("tensor=name" in the options), by tensor.
+	aliases map[string]string
 }
 
 // Tensor names: TF writes "node" (or "node:0") for a node's first output and
@@ -229,9 +238,17 @@ func (c *converter) outputNames(opts Options) ([]string, error) {
 		}
 	}
 	outs = append(outs, opts.ExtraOutputs...)
+	c.aliases = map[string]string{}
 	seen := map[string]bool{}
 	var uniq []string
 	for _, o := range outs {
+		if ref, alias, ok := strings.Cut(o, "="); ok {
+			if alias == "" || c.byName[alias] != nil {
+				return nil, fmt.Errorf("TF.js model: output name %q is empty or a node's name", alias)
+			}
+			o = ref
+			c.aliases[onnxName(o)] = alias
+		}
 		if _, ok := c.byName[nodeOf(o)]; !ok {
 			return nil, fmt.Errorf("TF.js model: no tensor named %q (outputs and extra outputs name a node, or node:k)", o)
 		}

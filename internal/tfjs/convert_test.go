@@ -246,6 +246,23 @@ func TestLoadRefusesHugeShapes(t *testing.T) {
 	}
 }
 
+// TestExtraOutputAlias exposes an internal tensor under a name of its own.
+func TestExtraOutputAlias(t *testing.T) {
+	g := &graphBuilder{}
+	g.placeholder("x", 1, 4)
+	g.node("hidden", "Relu", nil, "x")
+	g.node("y", "Sigmoid", nil, "hidden")
+	path := g.write(t)
+	onnx := convert(t, path, tfjs.Options{ExtraOutputs: []string{"hidden=features"}})
+	got := runORT(t, onnx, "x", []float32{-1, 0, 2, -3}, []int64{1, 4}, "y", "features")
+	if f := got["features"]; len(f) != 4 || f[0] != 0 || f[2] != 2 || f[3] != 0 {
+		t.Errorf("features %v, want relu(x)", f)
+	}
+	if y := got["y"]; len(y) != 4 || math.Abs(float64(y[2])-1/(1+math.Exp(-2))) > 1e-6 {
+		t.Errorf("y %v, want sigmoid(relu(x))", y)
+	}
+}
+
 func TestConvertRefusesMissingTensor(t *testing.T) {
 	g := &graphBuilder{}
 	g.placeholder("x", 1, 4)
