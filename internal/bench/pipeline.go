@@ -93,7 +93,7 @@ func Pipeline(ctx context.Context, cfg PipelineConfig, w io.Writer) (float64, er
 		return 0, err
 	}
 	defer set.Close()
-	a := analyze.New(analyze.Config{Decode: decode.Config{Threads: 1}}, analyze.Models{Speech: set.Speech, VAD: set.VAD, OCR: set.OCR})
+	a := analyze.New(analyze.Config{Decode: decode.Config{Threads: 1}}, analyze.Models{Speech: set.Speech, VAD: set.VAD, OCR: set.OCR, CenterNet: set.CenterNet})
 
 	// 1. Each stage alone, clip after clip, in this process: CPU time.
 	stages := map[string]time.Duration{}
@@ -119,6 +119,7 @@ func Pipeline(ctx context.Context, cfg PipelineConfig, w io.Writer) (float64, er
 			m, err = decode.File(ctx, clip, decode.Config{Threads: 1, Frames: []decode.FrameSpec{
 				{Width: encoders.FrameDCTInput, Height: encoders.FrameDCTInput, Format: decode.Gray},
 				{Width: 640, Format: decode.RGB24, Every: 2},
+				{Width: encoders.CenterNetInput, Height: encoders.CenterNetInput, Format: decode.RGB24},
 			}})
 			return err
 		}); err != nil {
@@ -149,6 +150,16 @@ func Pipeline(ctx context.Context, cfg PipelineConfig, w io.Writer) (float64, er
 				}
 			}
 			return nil
+		}); err != nil {
+			return 0, err
+		}
+		if err := measure(encoders.SpaceFrameCenterNet, func() error {
+			imgs := make([]encoders.Image, len(m.Frames))
+			for i, f := range m.Frames {
+				imgs[i] = encoders.Image{RGB: f.Images[2].Data, Width: encoders.CenterNetInput, Height: encoders.CenterNetInput}
+			}
+			_, err := set.CenterNet.Frames(ctx, imgs)
+			return err
 		}); err != nil {
 			return 0, err
 		}
@@ -235,7 +246,7 @@ func Pipeline(ctx context.Context, cfg PipelineConfig, w io.Writer) (float64, er
 	sort.Slice(names, func(i, j int) bool { return stages[names[i]] > stages[names[j]] })
 	cores := runtime.NumCPU()
 	ideal := max(sum/time.Duration(cores), slowest)
-	fmt.Fprintf(w, "pipeline: %d clips of %d s at %dx%d (frames 1/s, audio, OCR every other frame), %d cores, %d jobs in flight\n",
+	fmt.Fprintf(w, "pipeline: %d clips of %d s at %dx%d (frames 1/s, CenterNet on each, audio, OCR every other frame), %d cores, %d jobs in flight\n",
 		cfg.Clips, cfg.Seconds, cfg.Width, cfg.Height, cores, cfg.Concurrency)
 	fmt.Fprintf(w, "%-20s %10s\n", "STAGE ALONE", "CPU")
 	for _, n := range names {
