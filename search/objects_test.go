@@ -2,6 +2,7 @@ package search
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -99,6 +100,25 @@ func TestObjectsFindVideos(t *testing.T) {
 	}
 	if len(resp.Results) < 2 || resp.Results[0].VideoID != "vtest" {
 		t.Fatalf("frame_centernet_v1 with a vtest frame ranks %+v", resp.Results)
+	}
+
+	// image→video through the query path: a JPEG of vtest.avi at 30.5 s
+	// (between two sampled frames) finds vtest.avi in frame_centernet_v1.
+	jpg := filepath.Join(dir, "vtest-30.5s.jpg")
+	if out, err := exec.Command("ffmpeg", "-v", "error", "-ss", "30.5", "-i", filepath.Join(opencvData, "vtest.avi"), "-frames:v", "1", "-q:v", "3", jpg).CombinedOutput(); err != nil {
+		t.Fatalf("extract a frame: %v: %s", err, out)
+	}
+	f, err := os.Open(jpg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	resp, err = h.searcher.Media(t.Context(), f, "vtest-30.5s.jpg", Options{Spaces: []string{encoders.SpaceFrameCenterNet}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Results) == 0 || resp.Results[0].VideoID != "vtest" {
+		t.Errorf("a JPEG of vtest.avi ranks %+v in frame_centernet_v1", resp.Results)
 	}
 }
 
