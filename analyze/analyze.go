@@ -196,8 +196,6 @@ type Result struct {
 	// Objects is the video's label summary: every object label seen in a
 	// frame CenterNet looked at, most frames first.
 	Objects []ObjectCount
-	// ObjectFrames is the number of frames CenterNet looked at.
-	ObjectFrames int
 	// Thumbs holds a JPEG of every sampled frame by its time in
 	// milliseconds (a frame segment's start), when asked for.
 	Thumbs  map[int64][]byte
@@ -310,9 +308,9 @@ func (a *Analyzer) analyze(ctx context.Context, opts Options, decodeWith func(de
 	}
 	objImage := -1
 	if wantObjects {
-		// The whole frame squeezed to the model's square input, as the
-		// reference implementation resizes it; at most MaxObjectFrames
-		// of them, spread over the video.
+		// The whole frame squeezed to the model's square input (aspect
+		// ratio not kept), as the reference implementation feeds it; at
+		// most MaxObjectFrames of them, spread over the video.
 		objImage = len(dcfg.Frames)
 		dcfg.Frames = append(dcfg.Frames, decode.FrameSpec{Width: encoders.CenterNetInput, Height: encoders.CenterNetInput, Format: decode.RGB24, MaxImages: a.cfg.MaxObjectFrames})
 	}
@@ -425,7 +423,7 @@ func (a *Analyzer) analyze(ctx context.Context, opts Options, decodeWith func(de
 		// Looked at for labels only: the frames carry no vector.
 		res.Segments = slices.DeleteFunc(res.Segments, func(s Segment) bool { return s.Space == encoders.SpaceFrameCenterNet })
 	}
-	res.Objects, res.ObjectFrames = objects.Objects, objects.ObjectFrames
+	res.Objects = objects.Objects
 	res.Thumbs = thumbsRes.Thumbs
 	res.PooledSparse = words.PooledSparse
 	for _, p := range []*Result{words, objects} {
@@ -820,21 +818,11 @@ func (a *Analyzer) objects(ctx context.Context, m *decode.Media, image int, embe
 			units = append(units, textUnit{f.T, end, l, "objects", 1})
 		}
 	}
-	res.ObjectFrames = len(found)
 	for _, c := range counts {
 		res.Objects = append(res.Objects, *c)
 	}
 	slices.SortFunc(res.Objects, func(x, y ObjectCount) int {
-		if x.Frames != y.Frames {
-			return y.Frames - x.Frames
-		}
-		if x.MaxScore != y.MaxScore {
-			if x.MaxScore > y.MaxScore {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(x.Label, y.Label)
+		return cmp.Or(cmp.Compare(y.Frames, x.Frames), cmp.Compare(y.MaxScore, x.MaxScore), strings.Compare(x.Label, y.Label))
 	})
 	return units, nil
 }

@@ -143,8 +143,7 @@ type CenterNet struct {
 	sess    *ort.DynamicAdvancedSession
 	cfg     CenterNetConfig
 	batcher *Batcher[Image, FrameObjects] // nil when MaxBatch is 1
-	calls   atomic.Int64                  // session calls made without the batcher
-	frames  atomic.Int64
+	calls   atomic.Int64                  // one-frame session calls made without the batcher
 }
 
 // LoadCenterNet opens modelsDir's centernet.onnx.
@@ -178,7 +177,6 @@ func (c *CenterNet) Frames(ctx context.Context, imgs []Image) ([]FrameObjects, e
 			return nil, err
 		}
 		c.calls.Add(1)
-		c.frames.Add(1)
 		out = append(out, r...)
 	}
 	return out, nil
@@ -189,7 +187,8 @@ func (c *CenterNet) BatchStats() BatchStats {
 	if c.batcher != nil {
 		return c.batcher.Stats()
 	}
-	return BatchStats{Batches: int(c.calls.Load()), Items: int(c.frames.Load())}
+	n := int(c.calls.Load())
+	return BatchStats{Batches: n, Items: n}
 }
 
 // Close stops the batcher and releases the session.
@@ -201,8 +200,10 @@ func (c *CenterNet) Close() error {
 }
 
 // Run is one session call over imgs. The pixels go in as 0–255 floats,
-// as the human library feeds its CenterNet (a bilinear resize of the RGB
-// frame to 512×512 and nothing else).
+// as the human library feeds its CenterNet: the whole RGB frame resized to
+// 512×512, no normalisation. (The reference resizes bilinearly; decode's
+// area scaling gives these images, which differs little and does not alias
+// on large frames.)
 func (c *CenterNet) Run(imgs []Image) ([]FrameObjects, error) {
 	if len(imgs) == 0 {
 		return nil, nil

@@ -418,9 +418,9 @@ func (w *Worker) settle(ctx context.Context, msg jetstream.Msg, job queue.Job, a
 		return
 	}
 	if out.err == nil {
-		counts := res.Count()
+		counts, labels := res.Count(), labelSummary(res)
 		st := queue.Status{VideoID: job.VideoID, State: queue.StateIndexed, JobID: job.JobID, Source: job.Source,
-			Attempts: attempts, Duration: res.Info.Duration.Seconds(), Spaces: counts, Labels: labelSummary(res), Generation: w.cfg.Generation}
+			Attempts: attempts, Duration: res.Info.Duration.Seconds(), Spaces: counts, Labels: labels, Generation: w.cfg.Generation}
 		if res.ContentSHA256 != "" {
 			st.ContentKey = contentKey(res.ContentSHA256, w.jobSpaces(job))
 		}
@@ -434,7 +434,7 @@ func (w *Worker) settle(ctx context.Context, msg jetstream.Msg, job queue.Job, a
 		for k, v := range res.Timings {
 			stages[k] = float64(v.Microseconds()) / 1000
 		}
-		if err := queue.PublishEvent(ctx, w.js, queue.Event{VideoID: job.VideoID, JobID: job.JobID, State: queue.StateIndexed, Spaces: counts, Stages: stages, Labels: labelSummary(res)}); err != nil {
+		if err := queue.PublishEvent(ctx, w.js, queue.Event{VideoID: job.VideoID, JobID: job.JobID, State: queue.StateIndexed, Spaces: counts, Stages: stages, Labels: labels}); err != nil {
 			log.Warn("indexed event not published", "err", err)
 		}
 		if err := msg.DoubleAck(ctx); err != nil {

@@ -116,10 +116,10 @@ func runImportTFJS(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		fmt.Fprintf(stdout, "  dequantised weights: %s\n", strings.Join(q, ", "))
 	}
-	for _, v := range res.Inputs {
+	for _, v := range res.Model.Graph.Inputs {
 		fmt.Fprintf(stdout, "  input  %s %v\n", v.Name, v.Shape)
 	}
-	for _, v := range res.Outputs {
+	for _, v := range res.Model.Graph.Outputs {
 		fmt.Fprintf(stdout, "  output %s\n", v.Name)
 	}
 	fmt.Fprintf(stdout, "  sha256 %s\n", hexSum)
@@ -129,7 +129,7 @@ func runImportTFJS(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := encoders.InitRuntime(*ortLib); err != nil {
 		return fmt.Errorf("written, but not checked: %w (pass --no-check to skip the check)", err)
 	}
-	if _, _, err := encoders.OpenCheck(dst); err != nil {
+	if err := encoders.OpenCheck(dst); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "  ONNX Runtime %s opens it\n", encoders.RuntimeVersion())

@@ -35,16 +35,14 @@ type Options struct {
 
 // Result is a converted model and what went into it.
 type Result struct {
-	Model   onnxgraph.Model
-	Inputs  []onnxgraph.Value
-	Outputs []onnxgraph.Value
+	Model onnxgraph.Model
 	// Ops counts the TF.js nodes converted, by op.
 	Ops map[string]int
 }
 
-// Convert maps m to an ONNX graph. It fails on the first node whose op (or
-// whose attribute values) it does not support, naming the node and the op,
-// before writing anything.
+// Convert maps m to an ONNX graph. It first refuses every op it does not
+// know, naming each op and its node; an attribute value or constant it
+// cannot handle then fails the conversion at that node.
 func Convert(m *GraphModel, opts Options) (*Result, error) {
 	c := &converter{
 		m:      m,
@@ -132,12 +130,7 @@ func Convert(m *GraphModel, opts Options) (*Result, error) {
 	if m.GeneratedBy != "" {
 		c.g.Name = "tfjs: " + m.GeneratedBy
 	}
-	return &Result{
-		Model:   onnxgraph.Model{Graph: c.g, Opset: Opset},
-		Inputs:  c.g.Inputs,
-		Outputs: c.g.Outputs,
-		Ops:     c.ops,
-	}, nil
+	return &Result{Model: onnxgraph.Model{Graph: c.g, Opset: Opset}, Ops: c.ops}, nil
 }
 
 // convertNode runs n's op function. A model file is untrusted input: an
