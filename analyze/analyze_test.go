@@ -30,7 +30,11 @@ func newAnalyzer(t *testing.T) *Analyzer {
 		t.Fatalf("%v (run scripts/setup)", err)
 	}
 	t.Cleanup(func() { set.Close() })
-	return New(Config{}, Models{Speech: set.Speech, VAD: set.VAD, OCR: set.OCR})
+	a, err := New(Config{}, Models{Speech: set.Speech, VAD: set.VAD, OCR: set.OCR})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 func norm(v []float32) float64 {
@@ -103,10 +107,13 @@ func TestFileSegmentsAndPooling(t *testing.T) {
 }
 
 func TestFileRejectsUnknownSpace(t *testing.T) {
-	a := New(Config{}, Models{})
+	a, err := New(Config{}, Models{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var me *encoders.Error
-	if _, err := a.Source(t.Context(), "x.mp4", Options{Spaces: []string{"frame_clip_v9"}}); !errors.As(err, &me) {
-		t.Errorf("unknown space: %v", err)
+	if _, err := a.Source(t.Context(), "x.mp4", Options{Spaces: []string{"frame_clip_v9"}}); !errors.Is(err, ErrUnknownSpace) || errors.As(err, &me) {
+		t.Errorf("unknown space: %v, want ErrUnknownSpace (a bad request, not a model failure)", err)
 	}
 	if _, err := a.Source(t.Context(), "x.mp4", Options{Spaces: []string{encoders.SpaceAudioSpeech}}); !errors.As(err, &me) {
 		t.Errorf("audio without a loaded model: %v", err)

@@ -1,7 +1,9 @@
 package decode
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -84,20 +86,37 @@ func (p Policy) String() string {
 	return string(p.Kind)
 }
 
+// The defaults of Policy.
+const (
+	DefaultFPS            = 1.0
+	DefaultSceneThreshold = 0.12
+	DefaultMaxInterval    = 10 * time.Second
+)
+
 func (p Policy) withDefaults() Policy {
-	if p.Kind == "" {
-		p.Kind = PolicyFPS
-	}
-	if p.FPS <= 0 {
-		p.FPS = 1
-	}
-	if p.SceneThreshold <= 0 {
-		p.SceneThreshold = 0.12
-	}
-	if p.MaxInterval <= 0 {
-		p.MaxInterval = 10 * time.Second
-	}
+	p.Kind = cmp.Or(p.Kind, PolicyFPS)
+	p.FPS = cmp.Or(p.FPS, DefaultFPS)
+	p.SceneThreshold = cmp.Or(p.SceneThreshold, DefaultSceneThreshold)
+	p.MaxInterval = cmp.Or(p.MaxInterval, DefaultMaxInterval)
 	return p
+}
+
+// Validate checks a policy made in code (ParsePolicy checks the text form).
+func (p Policy) Validate() error {
+	switch p.Kind {
+	case "", PolicyFPS, PolicyKeyframes, PolicyScenes:
+	default:
+		return fmt.Errorf("sampling policy %q: want fps, keyframes or scenes", p.Kind)
+	}
+	switch {
+	case p.FPS < 0 || p.FPS > 120:
+		return fmt.Errorf("sampling fps %v is not in (0, 120]", p.FPS)
+	case p.SceneThreshold < 0 || p.SceneThreshold >= 1:
+		return fmt.Errorf("scene threshold %v is not in (0, 1)", p.SceneThreshold)
+	case p.MaxInterval < 0:
+		return fmt.Errorf("scene MaxInterval %s is negative", p.MaxInterval)
+	}
+	return nil
 }
 
 // PixelFormat is the layout of a sampled image.
@@ -150,7 +169,8 @@ type Config struct {
 	// Frames lists the images made of each sampled frame. Defaults to one
 	// 64×64 grey image.
 	Frames []FrameSpec
-	// MaxFrames caps the sampled frames per video. Defaults to 1000.
+	// MaxFrames caps the sampled frames per video. Defaults to
+	// DefaultMaxFrames (1000).
 	MaxFrames int
 	// AudioRate is the sample rate audio is resampled to (mono float32).
 	// Defaults to 16000. NoAudio skips the audio track; NoVideo skips
@@ -170,9 +190,11 @@ type Config struct {
 	Roots []string
 	// HTTP is the policy for http(s) sources.
 	HTTP HTTPPolicy
-	// MaxBytes is the largest source accepted. Defaults to 2 GiB.
+	// MaxBytes is the largest source accepted. Defaults to
+	// DefaultMaxBytes (2 GiB).
 	MaxBytes int64
-	// MaxDuration is the longest video accepted. Defaults to 2h.
+	// MaxDuration is the longest video accepted. Defaults to
+	// DefaultMaxDuration (2h).
 	MaxDuration time.Duration
 	// MaxPixels is the largest frame (width×height) accepted. Defaults to
 	// 8192×8192.
@@ -183,48 +205,75 @@ type Config struct {
 	Threads int
 }
 
+// The defaults of Config.
+const (
+	DefaultMaxFrames   = 1000
+	DefaultAudioRate   = 16000
+	DefaultMaxBytes    = 2 << 30
+	DefaultMaxDuration = 2 * time.Hour
+	DefaultMaxPixels   = 8192 * 8192
+)
+
+// DefaultFrame is the image Config.Frames defaults to.
+var DefaultFrame = FrameSpec{Width: 64, Height: 64, Format: Gray}
+
 func (c Config) withDefaults() Config {
 	c.Sampling = c.Sampling.withDefaults()
 	if len(c.Frames) == 0 {
-		c.Frames = []FrameSpec{{Width: 64, Height: 64, Format: Gray}}
+		c.Frames = []FrameSpec{DefaultFrame}
 	}
+	c.Frames = slices.Clone(c.Frames)
 	for i := range c.Frames {
-		if c.Frames[i].Format == "" {
-			c.Frames[i].Format = Gray
-		}
+		c.Frames[i].Format = cmp.Or(c.Frames[i].Format, Gray)
 	}
-	if c.MaxFrames <= 0 {
-		c.MaxFrames = 1000
-	}
-	if c.AudioRate <= 0 {
-		c.AudioRate = 16000
-	}
-	if c.MaxBytes <= 0 {
-		c.MaxBytes = 2 << 30
-	}
-	if c.MaxDuration <= 0 {
-		c.MaxDuration = 2 * time.Hour
-	}
-	if c.MaxPixels <= 0 {
-		c.MaxPixels = 8192 * 8192
-	}
+	c.MaxFrames = cmp.Or(c.MaxFrames, DefaultMaxFrames)
+	c.AudioRate = cmp.Or(c.AudioRate, DefaultAudioRate)
+	c.MaxBytes = cmp.Or(c.MaxBytes, DefaultMaxBytes)
+	c.MaxDuration = cmp.Or(c.MaxDuration, DefaultMaxDuration)
+	c.MaxPixels = cmp.Or(c.MaxPixels, DefaultMaxPixels)
 	c.HTTP = c.HTTP.withDefaults()
 	return c
 }
 
-func (c Config) validate() error {
+// Validate checks a configuration, naming the first bad field. Zero fields
+// are valid: they take their defaults.
+func (c Config) Validate() error {
+	if err := c.Sampling.Validate(); err != nil {
+		return fmt.Errorf("decode: Sampling: %w", err)
+	}
+	switch {
+	case c.MaxFrames < 0:
+		return fmt.Errorf("decode: MaxFrames %d is negative", c.MaxFrames)
+	case c.AudioRate < 0:
+		return fmt.Errorf("decode: AudioRate %d is negative", c.AudioRate)
+	case c.MaxBytes < 0:
+		return fmt.Errorf("decode: MaxBytes %d is negative", c.MaxBytes)
+	case c.MaxDuration < 0:
+		return fmt.Errorf("decode: MaxDuration %s is negative", c.MaxDuration)
+	case c.MaxPixels < 0:
+		return fmt.Errorf("decode: MaxPixels %d is negative", c.MaxPixels)
+	case c.Threads < 0:
+		return fmt.Errorf("decode: Threads %d is negative", c.Threads)
+	case c.HTTP.ConnectTimeout < 0 || c.HTTP.ReadTimeout < 0:
+		return fmt.Errorf("decode: HTTP timeouts %s, %s: negative", c.HTTP.ConnectTimeout, c.HTTP.ReadTimeout)
+	}
+	return c.validateFrames()
+}
+
+// validateFrames checks the image specs (with their defaults filled).
+func (c Config) validateFrames() error {
 	for i, f := range c.Frames {
 		if f.Every < 0 || f.MaxImages < 0 || f.ShortSide < 0 || f.ShortSide > 4096 {
-			return fmt.Errorf("Frames[%d]: Every %d, MaxImages %d, ShortSide %d", i, f.Every, f.MaxImages, f.ShortSide)
+			return fmt.Errorf("decode: Frames[%d]: Every %d, MaxImages %d, ShortSide %d", i, f.Every, f.MaxImages, f.ShortSide)
 		}
 		if f.ShortSide > 0 {
 			continue
 		}
 		if f.Width <= 0 || f.Height < 0 || f.Width > 4096 || f.Height > 4096 {
-			return fmt.Errorf("Frames[%d]: size %dx%d out of range", i, f.Width, f.Height)
+			return fmt.Errorf("decode: Frames[%d]: size %dx%d out of range", i, f.Width, f.Height)
 		}
 		if f.Format != Gray && f.Format != RGB24 {
-			return fmt.Errorf("Frames[%d]: unknown format %q", i, f.Format)
+			return fmt.Errorf("decode: Frames[%d]: unknown format %q", i, f.Format)
 		}
 	}
 	return nil

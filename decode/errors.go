@@ -51,8 +51,12 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// Permanent reports whether retrying cannot fix the failure: every kind
+// but KindTransient. The worker reads it to dead-letter a job at once.
+func (e *Error) Permanent() bool { return e.Kind != KindTransient }
+
 // Permanent reports whether err is a decode error that retrying cannot fix.
 func Permanent(err error) bool {
 	var de *Error
-	return errors.As(err, &de) && de.Kind != KindTransient
+	return errors.As(err, &de) && de.Permanent()
 }

@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,20 +26,23 @@ type HTTPPolicy struct {
 	AllowHosts []string
 	// DenyHosts are host names never allowed (same matching).
 	DenyHosts []string
-	// ConnectTimeout bounds each TCP+TLS connect. Defaults to 5s.
+	// ConnectTimeout bounds each TCP+TLS connect. Defaults to
+	// DefaultConnectTimeout.
 	ConnectTimeout time.Duration
 	// ReadTimeout bounds each wait for bytes from the server. Defaults to
-	// 15s.
+	// DefaultReadTimeout.
 	ReadTimeout time.Duration
 }
 
+// The defaults of HTTPPolicy.
+const (
+	DefaultConnectTimeout = 5 * time.Second
+	DefaultReadTimeout    = 15 * time.Second
+)
+
 func (p HTTPPolicy) withDefaults() HTTPPolicy {
-	if p.ConnectTimeout <= 0 {
-		p.ConnectTimeout = 5 * time.Second
-	}
-	if p.ReadTimeout <= 0 {
-		p.ReadTimeout = 15 * time.Second
-	}
+	p.ConnectTimeout = cmp.Or(p.ConnectTimeout, DefaultConnectTimeout)
+	p.ReadTimeout = cmp.Or(p.ReadTimeout, DefaultReadTimeout)
 	return p
 }
 

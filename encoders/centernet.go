@@ -101,37 +101,52 @@ type FrameObjects struct {
 	Embedding  []float32   // frame_centernet_v1, L2-normalised
 }
 
-// CenterNetConfig sets the detection decoding. Zero fields take the human
-// library's defaults.
+// CenterNetConfig sets the detection decoding. Each zero field takes the
+// human library's default, named beside it.
 type CenterNetConfig struct {
-	// MinScore drops detections below it. Default 0.2.
+	// MinScore drops detections below it. Defaults to
+	// DefaultCenterNetMinScore.
 	MinScore float32
 	// IoU is the overlap above which a lower-scored box is suppressed
-	// (class-agnostic, as the reference does). Default 0.4.
+	// (class-agnostic, as the reference does); above 1, nothing is.
+	// Defaults to DefaultCenterNetIoU.
 	IoU float32
-	// MaxDetections per frame after suppression. Default 20.
+	// MaxDetections per frame after suppression. Defaults to
+	// DefaultCenterNetMaxDetections.
 	MaxDetections int
-	// MaxBatch is the most frames in one session call. Default 1: on
+	// MaxBatch is the most frames in one session call. Defaults to 1: on
 	// CPU a larger batch is slower per frame (`mediavec bench encoders`:
 	// 14.5 frames/s at batch 1 against 12.4 at batch 4 on one core); set
 	// it higher on a GPU.
 	MaxBatch int
 }
 
+// The defaults of CenterNetConfig.
+const (
+	DefaultCenterNetMinScore      = 0.2
+	DefaultCenterNetIoU           = 0.4
+	DefaultCenterNetMaxDetections = 20
+)
+
 func (c CenterNetConfig) withDefaults() CenterNetConfig {
-	if c.MinScore <= 0 {
-		c.MinScore = 0.2
-	}
-	if c.IoU <= 0 {
-		c.IoU = 0.4
-	}
-	if c.MaxDetections <= 0 {
-		c.MaxDetections = 20
-	}
-	if c.MaxBatch <= 0 {
-		c.MaxBatch = 1
-	}
+	c.MinScore = cmp.Or(c.MinScore, DefaultCenterNetMinScore)
+	c.IoU = cmp.Or(c.IoU, DefaultCenterNetIoU)
+	c.MaxDetections = cmp.Or(c.MaxDetections, DefaultCenterNetMaxDetections)
+	c.MaxBatch = cmp.Or(c.MaxBatch, 1)
 	return c
+}
+
+// Validate checks the configuration, naming the first bad field.
+func (c CenterNetConfig) Validate() error {
+	switch {
+	case c.MinScore < 0 || c.MinScore > 1:
+		return fmt.Errorf("centernet: MinScore %v is not in [0, 1]", c.MinScore)
+	case c.IoU < 0:
+		return fmt.Errorf("centernet: IoU %v is negative", c.IoU)
+	case c.MaxDetections < 0 || c.MaxBatch < 0:
+		return fmt.Errorf("centernet: MaxDetections %d or MaxBatch %d is negative", c.MaxDetections, c.MaxBatch)
+	}
+	return nil
 }
 
 // CenterNet runs the converted model. Its methods are safe for concurrent
@@ -148,6 +163,9 @@ type CenterNet struct {
 
 // LoadCenterNet opens modelsDir's centernet.onnx.
 func LoadCenterNet(modelsDir string, cc CenterNetConfig, cfg SessionConfig) (*CenterNet, error) {
+	if err := cc.Validate(); err != nil {
+		return nil, err
+	}
 	cc = cc.withDefaults()
 	path := filepath.Join(modelsDir, CenterNetFile)
 	s, err := newSession(path, []string{centerNetImages}, []string{centerNetKeypoints, centerNetWH, CenterNetFeatures}, cfg)

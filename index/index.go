@@ -8,14 +8,8 @@ import (
 	"strconv"
 )
 
-// Index is what the worker writes to and search reads from. Two backends
-// implement it: Embedded (files in a folder, for `mediavec up`) and Qdrant
-// (a Qdrant cluster, for a fleet). Both pass the suite in index/indextest.
-//
-// Collection names may be aliases: every call resolves an alias to the
-// collection it points at, so writers and readers address "segments" and
-// "videos" while generations change underneath.
-type Index interface {
+// Admin manages collections and aliases.
+type Admin interface {
 	// Ensure creates a collection with the schema, or checks that an
 	// existing one has it. A collection can gain no vector once created:
 	// a new model set goes into a new generation (see EnsureGeneration).
@@ -33,9 +27,12 @@ type Index interface {
 	// DropCollection deletes a collection and its points. An alias still
 	// pointing at it is an error.
 	DropCollection(ctx context.Context, collection string) error
+}
 
-	// Upsert writes points, replacing points with the same id. It returns
-	// once the points are durable and visible to queries.
+// Writer writes points. Every write returns once the points are durable
+// and visible to queries.
+type Writer interface {
+	// Upsert writes points, replacing points with the same id.
 	Upsert(ctx context.Context, collection string, points []Point) error
 	// ReplaceVideo writes a video's points and removes every other point
 	// of that video, so a re-processed video that now has fewer segments
@@ -43,6 +40,10 @@ type Index interface {
 	ReplaceVideo(ctx context.Context, collection, videoID string, points []Point) error
 	// DeleteVideo removes every point of a video.
 	DeleteVideo(ctx context.Context, collection, videoID string) error
+}
+
+// Reader reads points and answers similarity queries.
+type Reader interface {
 	// Get returns the points with these ids, vectors included, in the
 	// order asked; ids that do not exist are left out.
 	Get(ctx context.Context, collection string, ids ...string) ([]Point, error)
@@ -53,17 +54,23 @@ type Index interface {
 	// QueryGroups runs q and groups the hits by video: at most q.Limit
 	// videos, each with its best groupSize hits, best video first.
 	QueryGroups(ctx context.Context, q Query, groupSize int) ([]Group, error)
-
-	Close() error
 }
 
-// Schema is the vectors a collection holds.
-type Schema struct {
-	// Dense maps a vector name to its dimension; distance is cosine.
-	Dense map[string]int `json:"dense,omitempty"`
-	// Sparse lists sparse vector names; they are scored by dot product
-	// with inverse document frequency applied to the query's weights.
-	Sparse []string `json:"sparse,omitempty"`
+// Index is the whole of a backend: what the worker writes to, search reads
+// from and operators manage. Two backends implement it, each in its own
+// package — index/embedded (files in a folder, for `mediavec up`) and
+// index/qdrant (a Qdrant cluster, for a fleet) — and both pass the suite
+// in index/indextest. A caller takes the role it needs: search a Reader,
+// the worker a Writer.
+//
+// Collection names may be aliases: every call resolves an alias to the
+// collection it points at, so writers and readers address "segments" and
+// "videos" while generations change underneath.
+type Index interface {
+	Admin
+	Writer
+	Reader
+	Close() error
 }
 
 // Query is one similarity query. Exactly one of Dense, Sparse and Prefetch
@@ -152,72 +159,30 @@ type Group struct {
 	Hits    []Hit
 }
 
-// Filter restricts a query by payload. Every field that is set must match.
-type Filter struct {
-	VideoIDs        []string // the point's video is one of these
-	ExcludeVideoIDs []string // the point's video is none of these
-	Space           string
-	Modality        string
-	// Labels: the point carries every one of these labels.
-	Labels []string
-	// TStartFrom and TStartTo bound t_start: From ≤ t_start < To.
-	TStartFrom, TStartTo *float64
-}
-
-// IsZero reports whether the filter lets every point through.
-func (f Filter) IsZero() bool {
-	return len(f.VideoIDs) == 0 && len(f.ExcludeVideoIDs) == 0 && f.Space == "" && f.Modality == "" &&
-		len(f.Labels) == 0 && f.TStartFrom == nil && f.TStartTo == nil
-}
-
-// Match reports whether a payload passes the filter. Backends that filter
-// in memory use it; it is the reference for what the filter means.
-func (f Filter) Match(p *Payload) bool {
-	if len(f.VideoIDs) > 0 && !contains(f.VideoIDs, p.VideoID) {
-		return false
-	}
-	if contains(f.ExcludeVideoIDs, p.VideoID) {
-		return false
-	}
-	if f.Space != "" && p.Space != f.Space {
-		return false
-	}
-	if f.Modality != "" && p.Modality != f.Modality {
-		return false
-	}
-	for _, l := range f.Labels {
-		if !contains(p.Labels, l) {
-			return false
-		}
-	}
-	if f.TStartFrom != nil && p.TStart < *f.TStartFrom {
-		return false
-	}
-	if f.TStartTo != nil && p.TStart >= *f.TStartTo {
-		return false
-	}
-	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // Errors every backend returns for the same mistakes, so callers can map
-// them to a 4xx.
+// them to a 4xx. Those that say the caller's input is wrong (a bad vector,
+// point or query, a schema mismatch) are permanent: retrying the same call
+// cannot succeed, which the worker reads through the Permanent method to
+// dead-letter a job at once rather than retry it.
 var (
 	ErrClosed       = errors.New("index: closed") // every call after Close
 	ErrNoCollection = errors.New("no such collection")
-	ErrBadVector    = errors.New("bad vector") // unknown name or wrong dimension
-	ErrBadPoint     = errors.New("bad point")  // missing or malformed id, wrong video
-	ErrBadQuery     = errors.New("bad query")
-	ErrSchema       = errors.New("collection exists with another schema")
+	ErrBadVector    = permanent("bad vector") // unknown name or wrong dimension
+	ErrBadPoint     = permanent("bad point")  // missing or malformed id, wrong video
+	ErrBadQuery     = permanent("bad query")
+	ErrSchema       = permanent("collection exists with another schema")
 )
+
+// permanentError is an error retrying cannot fix.
+type permanentError struct{ msg string }
+
+func permanent(msg string) error { return &permanentError{msg} }
+
+func (e *permanentError) Error() string { return e.msg }
+
+// Permanent reports that retrying the call that returned the error cannot
+// make it succeed.
+func (e *permanentError) Permanent() bool { return true }
 
 // Generation is the collection name of generation n of a base collection:
 // "segments" → "segments_g3".

@@ -58,9 +58,9 @@ func VideoID(videoID string) string {
 
 func parseUUID(s string) (uuid.UUID, error) { return uuid.Parse(s) }
 
-// clone copies the payload's slices and maps, so the index and its callers
+// Clone copies the payload's slices and maps, so the index and its callers
 // never share them.
-func (p Payload) clone() Payload {
+func (p Payload) Clone() Payload {
 	p.Labels = slices.Clone(p.Labels)
 	if p.Fields != nil {
 		p.Fields = maps.Clone(p.Fields)

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -12,10 +13,27 @@ import (
 type EmbeddedConfig struct {
 	// StoreDir is where JetStream keeps its streams. Required.
 	StoreDir string
-	// Host to listen on for NATS clients. Defaults to 127.0.0.1.
+	// Host to listen on for NATS clients. Defaults to DefaultHost.
 	Host string
-	// Port to listen on. Defaults to 4222; -1 picks a free port.
+	// Port to listen on. Defaults to DefaultPort; -1 picks a free port.
 	Port int
+}
+
+// The defaults of EmbeddedConfig: NATS's own port, on this machine only.
+const (
+	DefaultHost = "127.0.0.1"
+	DefaultPort = 4222
+)
+
+// Validate checks the configuration, naming the first bad field.
+func (c EmbeddedConfig) Validate() error {
+	switch {
+	case c.StoreDir == "":
+		return errors.New("embedded nats: StoreDir is required")
+	case c.Port < -1 || c.Port > 65535:
+		return fmt.Errorf("embedded nats: Port %d is not -1 (any) or 0..65535", c.Port)
+	}
+	return nil
 }
 
 // Embedded is a running in-process NATS server with JetStream.
@@ -25,15 +43,11 @@ type Embedded struct {
 
 // StartEmbedded starts the server and waits until it accepts clients.
 func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
-	if cfg.StoreDir == "" {
-		return nil, errors.New("embedded nats: StoreDir is required")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if cfg.Host == "" {
-		cfg.Host = "127.0.0.1"
-	}
-	if cfg.Port == 0 {
-		cfg.Port = 4222
-	}
+	cfg.Host = cmp.Or(cfg.Host, DefaultHost)
+	cfg.Port = cmp.Or(cfg.Port, DefaultPort)
 	opts := &server.Options{
 		ServerName: "mediavec",
 		Host:       cfg.Host,

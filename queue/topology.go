@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -9,28 +10,35 @@ import (
 )
 
 // Topology sets the stream and consumer parameters. The zero value is the
-// embedded, single-node setup.
+// embedded, single-node setup: each zero field takes the default named
+// beside it.
 type Topology struct {
 	// Replicas of every stream. Defaults to 1; use 3 on a cluster.
 	Replicas int
 	// AckWait is how long a job may go without an ack or a heartbeat before
-	// JetStream redelivers it. Defaults to 30s; workers heartbeat well
-	// within it.
+	// JetStream redelivers it. Defaults to DefaultAckWait; workers
+	// heartbeat well within it.
 	AckWait time.Duration
 	// MaxAttempts is how many deliveries a job gets before the worker gives
-	// it up and dead-letters it with cause "exhausted". Defaults to 5.
-	// The consumers themselves redeliver without limit, so a job released
-	// at any point (a drain, a crash, a failed dead-letter write) is never
-	// stranded on the queue; the worker enforces this limit on delivery,
-	// also for a job whose earlier attempts crashed the worker.
+	// it up and dead-letters it with cause "exhausted". Defaults to
+	// DefaultMaxAttempts. The consumers themselves redeliver without
+	// limit, so a job released at any point (a drain, a crash, a failed
+	// dead-letter write) is never stranded on the queue; the worker
+	// enforces this limit on delivery, also for a job whose earlier
+	// attempts crashed the worker.
 	MaxAttempts int
+	// JobTimeout is the longest one attempt at a job may run: the
+	// workers' own limit (worker.Config.JobTimeout), which sizes the
+	// dead-letter dedup window. Defaults to DefaultJobTimeout.
+	JobTimeout time.Duration
 	// DuplicateWindow is how long a job id is remembered for publish
-	// deduplication. Defaults to 10m.
+	// deduplication. Defaults to DefaultDuplicateWindow.
 	DuplicateWindow time.Duration
-	// DLQRetention is how long dead letters are kept. Defaults to 30 days.
+	// DLQRetention is how long dead letters are kept. Defaults to
+	// DefaultDLQRetention.
 	DLQRetention time.Duration
 	// EventRetention is how long events are kept for downstream consumers.
-	// Defaults to 7 days.
+	// Defaults to DefaultEventRetention.
 	EventRetention time.Duration
 	// StatusTTL, when set, is how long a video's status and its content
 	// hash are kept after their last update; 0 keeps them for ever. Every
@@ -38,32 +46,53 @@ type Topology struct {
 	StatusTTL time.Duration
 }
 
-func (t Topology) withDefaults() Topology {
-	if t.Replicas <= 0 {
-		t.Replicas = 1
-	}
-	if t.AckWait <= 0 {
-		t.AckWait = 30 * time.Second
-	}
-	if t.MaxAttempts <= 0 {
-		t.MaxAttempts = 5
-	}
-	if t.DuplicateWindow <= 0 {
-		t.DuplicateWindow = 10 * time.Minute
-	}
-	if t.DLQRetention <= 0 {
-		t.DLQRetention = 30 * 24 * time.Hour
-	}
-	if t.EventRetention <= 0 {
-		t.EventRetention = 7 * 24 * time.Hour
-	}
+// The defaults of Topology.
+const (
+	DefaultReplicas        = 1
+	DefaultAckWait         = 30 * time.Second
+	DefaultMaxAttempts     = 5
+	DefaultJobTimeout      = 15 * time.Minute
+	DefaultDuplicateWindow = 10 * time.Minute
+	DefaultDLQRetention    = 30 * 24 * time.Hour
+	DefaultEventRetention  = 7 * 24 * time.Hour
+)
+
+// WithDefaults returns the topology with every zero field at its default.
+func (t Topology) WithDefaults() Topology {
+	t.Replicas = cmp.Or(t.Replicas, DefaultReplicas)
+	t.AckWait = cmp.Or(t.AckWait, DefaultAckWait)
+	t.MaxAttempts = cmp.Or(t.MaxAttempts, DefaultMaxAttempts)
+	t.JobTimeout = cmp.Or(t.JobTimeout, DefaultJobTimeout)
+	t.DuplicateWindow = cmp.Or(t.DuplicateWindow, DefaultDuplicateWindow)
+	t.DLQRetention = cmp.Or(t.DLQRetention, DefaultDLQRetention)
+	t.EventRetention = cmp.Or(t.EventRetention, DefaultEventRetention)
 	return t
 }
 
+// Validate checks the topology, naming the first bad field.
+func (t Topology) Validate() error {
+	switch {
+	case t.Replicas < 0 || t.Replicas > 5:
+		return fmt.Errorf("queue: Replicas %d is not in 1..5 (JetStream's limit)", t.Replicas)
+	case t.MaxAttempts < 0:
+		return fmt.Errorf("queue: MaxAttempts %d is negative", t.MaxAttempts)
+	}
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"AckWait", t.AckWait}, {"JobTimeout", t.JobTimeout}, {"DuplicateWindow", t.DuplicateWindow},
+		{"DLQRetention", t.DLQRetention}, {"EventRetention", t.EventRetention}, {"StatusTTL", t.StatusTTL}} {
+		if f.d < 0 {
+			return fmt.Errorf("queue: %s %s is negative", f.name, f.d)
+		}
+	}
+	return nil
+}
+
 // dlqDedupWindow covers a job's every delivery: each attempt may wait out
-// AckWait and run up to a job's deadline (15 minutes by default).
+// AckWait and run up to JobTimeout.
 func dlqDedupWindow(t Topology) time.Duration {
-	return time.Duration(t.MaxAttempts) * (t.AckWait + 15*time.Minute)
+	return time.Duration(t.MaxAttempts) * (t.AckWait + t.JobTimeout)
 }
 
 // Lanes are the two job consumers, upload first.
@@ -75,7 +104,10 @@ type Lanes struct {
 // Ensure creates or updates every stream, consumer and bucket of the
 // topology. It is safe to run on every start of every process.
 func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) (Lanes, error) {
-	t = t.withDefaults()
+	if err := t.Validate(); err != nil {
+		return Lanes{}, err
+	}
+	t = t.WithDefaults()
 	streams := []jetstream.StreamConfig{
 		{
 			Name:        StreamJobs,

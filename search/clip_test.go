@@ -11,8 +11,6 @@ import (
 	"github.com/mediavec/mediavec/index"
 	"github.com/mediavec/mediavec/internal/clips"
 	"github.com/mediavec/mediavec/internal/tinyclip"
-	"github.com/mediavec/mediavec/thumbs"
-	"github.com/mediavec/mediavec/worker"
 )
 
 // A CLIP-family model placed in the models folder becomes a space of its
@@ -45,28 +43,21 @@ func TestCLIPModelIsWiredThrough(t *testing.T) {
 	if len(set.CLIP) != 1 || set.CLIP[0].Space() != "clip_tiny" {
 		t.Fatalf("loaded CLIP models: %v", set.CLIP)
 	}
-	a := analyze.New(analyze.Config{}, analyze.Models{CLIP: set.CLIP})
+	a, err := analyze.New(analyze.Config{}, analyze.Models{CLIP: set.CLIP})
+	if err != nil {
+		t.Fatal(err)
+	}
 	info, ok := a.Space("clip_tiny")
 	if !ok || info.Dim != tinyclip.Dim || info.Sparse {
 		t.Fatalf("space clip_tiny: %+v %v", info, ok)
 	}
-
-	ix, err := index.OpenEmbedded(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ix.Close() })
-	segs, vids := worker.Schemas(a.Spaces())
-	if err := index.EnsureGeneration(t.Context(), ix, 1, segs, vids); err != nil {
-		t.Fatal(err)
-	}
-	th, _ := thumbs.Open(t.TempDir())
-	h := &harness{t: t, analyzer: a, ix: ix, thumbs: th, searcher: NewSearcher(a, ix)}
+	h := harnessWith(t, a)
+	ix := h.Index
 	dir := t.TempDir()
 	red := clips.MakeT(t, dir, clips.Spec{Name: "red", Video: "color=c=0xd02020", Seconds: 3})
 	blue := clips.MakeT(t, dir, clips.Spec{Name: "blue", Video: "color=c=0x2030c0", Seconds: 3})
-	h.add("red", red, "a photo of a cat", encoders.SpaceFrameDCT, encoders.SpaceTextLexical, "clip_tiny")
-	h.add("blue", blue, "", encoders.SpaceFrameDCT, encoders.SpaceTextLexical, "clip_tiny")
+	h.Add("red", red, "a photo of a cat", encoders.SpaceFrameDCT, encoders.SpaceTextLexical, "clip_tiny")
+	h.Add("blue", blue, "", encoders.SpaceFrameDCT, encoders.SpaceTextLexical, "clip_tiny")
 	if n, _ := ix.Count(t.Context(), index.Segments, index.Filter{Space: "clip_tiny"}); n != 6 {
 		t.Errorf("%d clip_tiny segments, want one per sampled frame (6)", n)
 	}

@@ -69,7 +69,7 @@ func TestNearDuplicateQuality(t *testing.T) {
 	gen(true)
 	gen(false)
 	for _, s := range sources {
-		h.add(s.Name, filepath.Join(dir, s.Name+".mp4"), "", encoders.SpaceFrameDCT)
+		h.Add(s.Name, filepath.Join(dir, s.Name+".mp4"), "", encoders.SpaceFrameDCT)
 	}
 
 	hits := map[string]int{}

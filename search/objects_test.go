@@ -16,19 +16,22 @@ import (
 // opencvData holds real media that no one here made (Debian's opencv-doc).
 const opencvData = "/usr/share/doc/opencv-doc/examples/data"
 
-// withCenterNet gives the harness an analyzer that also runs CenterNet.
-func (h *harness) withCenterNet() {
-	h.t.Helper()
+// centerNetHarness is a harness whose analyzer also runs CenterNet.
+func centerNetHarness(t *testing.T) *harness {
+	t.Helper()
 	if err := encoders.InitRuntime(encoders.DefaultORTLib()); err != nil {
-		h.t.Fatalf("%v (run scripts/setup)", err)
+		t.Fatalf("%v (run scripts/setup)", err)
 	}
 	c, err := encoders.LoadCenterNet(encoders.DefaultModelsDir(), encoders.CenterNetConfig{}, encoders.SessionConfig{})
 	if err != nil {
-		h.t.Fatalf("%v (run scripts/setup)", err)
+		t.Fatalf("%v (run scripts/setup)", err)
 	}
-	h.t.Cleanup(func() { c.Close() })
-	h.analyzer = analyze.New(analyze.Config{}, analyze.Models{CenterNet: c})
-	h.searcher = NewSearcher(h.analyzer, h.ix)
+	t.Cleanup(func() { c.Close() })
+	a, err := analyze.New(analyze.Config{}, analyze.Models{CenterNet: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return harnessWith(t, a)
 }
 
 // TestObjectsFindVideos indexes opencv-doc's photos and street video next
@@ -36,20 +39,19 @@ func (h *harness) withCenterNet() {
 // "person" ranks vtest.avi first, labels filter, and a frame of vtest.avi
 // finds vtest.avi in frame_centernet_v1.
 func TestObjectsFindVideos(t *testing.T) {
-	h := newHarness(t, false)
-	h.withCenterNet()
+	h := centerNetHarness(t)
 	for _, name := range []string{"messi5.jpg", "fruits.jpg", "vtest.avi"} {
 		if _, err := os.Stat(filepath.Join(opencvData, name)); err != nil {
 			t.Fatalf("%v (scripts/setup installs Debian's opencv-doc)", err)
 		}
 	}
 	spaces := []string{encoders.SpaceFrameDCT, encoders.SpaceFrameCenterNet, encoders.SpaceTextLexical}
-	h.add("messi5", filepath.Join(opencvData, "messi5.jpg"), "", spaces...)
-	h.add("fruits", filepath.Join(opencvData, "fruits.jpg"), "", spaces...)
-	h.add("vtest", filepath.Join(opencvData, "vtest.avi"), "", spaces...)
+	h.Add("messi5", filepath.Join(opencvData, "messi5.jpg"), "", spaces...)
+	h.Add("fruits", filepath.Join(opencvData, "fruits.jpg"), "", spaces...)
+	h.Add("vtest", filepath.Join(opencvData, "vtest.avi"), "", spaces...)
 	dir := t.TempDir()
 	for _, s := range clips.Standard()[:4] {
-		h.add(s.Name, clips.MakeT(t, dir, s), "", spaces...)
+		h.Add(s.Name, clips.MakeT(t, dir, s), "", spaces...)
 	}
 
 	resp, err := h.searcher.Text(t.Context(), "person", Options{})
@@ -125,7 +127,7 @@ func TestObjectsFindVideos(t *testing.T) {
 // frameVector is the stored vector of a video's first segment in space.
 func (h *harness) frameVector(t *testing.T, videoID, space string) []float32 {
 	t.Helper()
-	pts, err := h.ix.Get(t.Context(), index.Segments, index.SegmentID(videoID, space, 3))
+	pts, err := h.Index.Get(t.Context(), index.Segments, index.SegmentID(videoID, space, 3))
 	if err != nil || len(pts) == 0 || pts[0].Vectors[space] == nil {
 		t.Fatalf("no segment 3 of %s in %s: %v", videoID, space, err)
 	}

@@ -17,12 +17,12 @@ import (
 // Searcher plans and runs queries over an index.
 type Searcher struct {
 	analyzer *analyze.Analyzer
-	ix       index.Index
+	ix       index.Reader
 }
 
 // NewSearcher returns a Searcher over ix; analyzer embeds query videos,
 // images and text exactly as uploads are embedded.
-func NewSearcher(a *analyze.Analyzer, ix index.Index) *Searcher {
+func NewSearcher(a *analyze.Analyzer, ix index.Reader) *Searcher {
 	return &Searcher{analyzer: a, ix: ix}
 }
 

@@ -19,8 +19,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mediavec/mediavec/analyze"
+	"github.com/mediavec/mediavec/decode"
 	"github.com/mediavec/mediavec/encoders"
 	"github.com/mediavec/mediavec/index"
+	"github.com/mediavec/mediavec/index/embedded"
 	"github.com/mediavec/mediavec/internal/clips"
 	"github.com/mediavec/mediavec/queue"
 )
@@ -43,13 +45,17 @@ func testAnalyzer(t *testing.T) *analyze.Analyzer {
 	if speechErr != nil {
 		t.Fatalf("%v (run scripts/setup)", speechErr)
 	}
-	return analyze.New(analyze.Config{}, analyze.Models{Speech: speech})
+	a, err := analyze.New(analyze.Config{}, analyze.Models{Speech: speech})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 // flakyStore is the real embedded index behind a switch that makes writes
 // fail, to inject an index outage.
 type flakyStore struct {
-	*index.Embedded
+	*embedded.Index
 	failures atomic.Int32 // writes left to fail; -1 fails forever
 }
 
@@ -61,7 +67,7 @@ func (s *flakyStore) ReplaceVideo(ctx context.Context, collection, videoID strin
 		s.failures.Add(-1)
 		return errors.New("index unavailable")
 	}
-	return s.Embedded.ReplaceVideo(ctx, collection, videoID, pts)
+	return s.Index.ReplaceVideo(ctx, collection, videoID, pts)
 }
 
 type harness struct {
@@ -100,11 +106,11 @@ func setup(t *testing.T, topo queue.Topology) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx, err := index.OpenEmbedded(t.TempDir())
+	idx, err := embedded.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	segSchema, vidSchema := Schemas(analyze.BuiltinSpaces)
+	segSchema, vidSchema := Schemas(analyze.BuiltinSpaces())
 	if err := index.EnsureGeneration(ctx, idx, 1, segSchema, vidSchema); err != nil {
 		t.Fatal(err)
 	}
@@ -112,9 +118,12 @@ func setup(t *testing.T, topo queue.Topology) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{js: js, lanes: lanes, statuses: statuses, store: &flakyStore{Embedded: idx}}
-	h.worker = New(Config{Concurrency: 1, RetryBase: 20 * time.Millisecond, FetchWait: 100 * time.Millisecond, Contents: contents,
+	h := &harness{js: js, lanes: lanes, statuses: statuses, store: &flakyStore{Index: idx}}
+	h.worker, err = New(Config{Concurrency: 1, RetryBase: 20 * time.Millisecond, FetchWait: 100 * time.Millisecond, Contents: contents,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), nil))}, js, lanes, statuses, testAnalyzer(t), h.store)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		idx.Close()
 		nc.Close()
@@ -437,4 +446,72 @@ func TestThousandJobsLoad(t *testing.T) {
 	fmt.Printf("load: %d jobs in %.1fs, %.1f jobs/s; peak heap %d MiB, at most %d job(s) unacknowledged\n",
 		n, elapsed.Seconds(), float64(n)/elapsed.Seconds(), peakHeap>>20, peakAckPending)
 	t.Logf("%d jobs in %s (%.1f jobs/s), peak heap %d MiB", n, elapsed, float64(n)/elapsed.Seconds(), peakHeap>>20)
+}
+
+// Outcomes are decided by the code that knows: a write the index refuses
+// (a vector its schema does not hold) is permanent and dead-lettered as
+// "index" at once, and a job asking for a space no model computes is a bad
+// job, dead-lettered as "invalid" — neither is retried.
+func TestPermanentFailuresAreNotRetried(t *testing.T) {
+	t.Parallel()
+	h := setup(t, queue.Topology{MaxAttempts: 5})
+	ctx := t.Context()
+	// A generation made for frames only: the audio vectors a job computes
+	// do not fit it.
+	narrow := index.Schema{Dense: map[string]int{encoders.SpaceFrameDCT: encoders.FrameDCTDim}, Sparse: []string{encoders.SpaceTextLexical}}
+	for _, c := range []string{"narrow_seg", "narrow_vid"} {
+		if err := h.store.Ensure(ctx, c, narrow); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var err error
+	h.worker, err = New(Config{Concurrency: 1, RetryBase: 20 * time.Millisecond, FetchWait: 100 * time.Millisecond,
+		Targets: []Target{{Segments: "narrow_seg", Videos: "narrow_vid"}}, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))},
+		h.js, h.lanes, h.statuses, testAnalyzer(t), h.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.run(t)
+	if _, err := queue.Submit(ctx, h.js, h.statuses, queue.Job{VideoID: "misfit", Source: queue.FileURL(clip(t, "misfit"))}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := queue.Submit(ctx, h.js, h.statuses, queue.Job{VideoID: "nospace", Source: queue.FileURL(clip(t, "nospace")), Spaces: []string{"frame_nope_v9"}}, false); err != nil {
+		t.Fatal(err)
+	}
+	for id, cause := range map[string]string{"misfit": queue.CauseIndex, "nospace": queue.CauseInvalid} {
+		st := h.wait(t, id, queue.StateFailed)
+		if st.Cause != cause || st.Attempts != 1 {
+			t.Errorf("%s: %s after %d attempts, want cause %s on the first", id, st.Line(), st.Attempts, cause)
+		}
+	}
+	if dls := h.deadLetters(t); len(dls) != 2 {
+		t.Errorf("%d dead letters, want 2: %+v", len(dls), dls)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name      string
+		stage     string
+		err       error
+		cause     string
+		transient bool
+	}{
+		{"bad job", queue.CauseDecode, fmt.Errorf("parse: %w", queue.ErrInvalidJob), queue.CauseInvalid, false},
+		{"unknown space", queue.CauseDecode, fmt.Errorf("%w %q", analyze.ErrUnknownSpace, "x"), queue.CauseInvalid, false},
+		{"forbidden source", queue.CauseDecode, &decode.Error{Kind: decode.KindForbidden, Err: errors.New("outside roots")}, queue.CauseInvalid, false},
+		{"broken file", queue.CauseDecode, &decode.Error{Kind: decode.KindInvalid, Err: errors.New("moov atom not found")}, queue.CauseDecode, false},
+		{"read timeout", queue.CauseDecode, &decode.Error{Kind: decode.KindTransient, Err: errors.New("i/o timeout")}, queue.CauseDecode, true},
+		{"model", queue.CauseDecode, &encoders.Error{Model: "m", Op: "run", Err: errors.New("bad shape")}, queue.CauseModel, false},
+		{"bad vector", queue.CauseIndex, fmt.Errorf("replace video: %w", index.ErrBadVector), queue.CauseIndex, false},
+		{"schema", queue.CauseIndex, fmt.Errorf("ensure: %w", index.ErrSchema), queue.CauseIndex, false},
+		{"index down", queue.CauseIndex, errors.New("connection refused"), queue.CauseIndex, true},
+		{"deadline", queue.CauseDecode, context.DeadlineExceeded, queue.CauseDecode, true},
+	} {
+		out := classify(c.stage, c.err)
+		if out.cause != c.cause || out.transient != c.transient || out.err != c.err {
+			t.Errorf("%s: cause %q transient %v, want %q %v", c.name, out.cause, out.transient, c.cause, c.transient)
+		}
+	}
 }

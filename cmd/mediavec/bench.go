@@ -13,6 +13,7 @@ import (
 
 	"github.com/mediavec/mediavec/encoders"
 	"github.com/mediavec/mediavec/internal/bench"
+	"github.com/mediavec/mediavec/internal/lists"
 	"github.com/mediavec/mediavec/internal/tfjs"
 )
 
@@ -72,7 +73,7 @@ func runBenchIndex(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	var ns []int
-	for _, s := range splitList(*sizes) {
+	for _, s := range lists.Split(*sizes) {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || (len(ns) > 0 && n <= ns[len(ns)-1]) {
 			return fmt.Errorf("%w: --sizes must be ascending positive integers", errUsage)
@@ -157,10 +158,7 @@ func runBenchPipeline(ctx context.Context, args []string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	if err := encoders.InitRuntime(*ortLib); err != nil {
-		return err
-	}
-	_, err = bench.Pipeline(ctx, bench.PipelineConfig{Clips: *clips, Seconds: *seconds, Width: wi, Height: hi, Concurrency: *concurrency, ModelsDir: *models}, stdout)
+	_, err = bench.Pipeline(ctx, bench.PipelineConfig{Clips: *clips, Seconds: *seconds, Width: wi, Height: hi, Concurrency: *concurrency, ModelsDir: *models, ORTLib: *ortLib}, stdout)
 	return err
 }
 

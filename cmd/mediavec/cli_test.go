@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mediavec/mediavec/internal/app"
 	"github.com/mediavec/mediavec/internal/clips"
 )
 
@@ -94,7 +95,7 @@ func TestFlagEnvConfigPrecedence(t *testing.T) {
 func TestStartFailsClearlyWithoutModels(t *testing.T) {
 	cfg := testStackConfig(t, t.TempDir(), 0)
 	cfg.ModelsDir = t.TempDir()
-	_, err := startStack(t.Context(), cfg)
+	_, err := app.Start(t.Context(), cfg)
 	if err == nil || !strings.Contains(err.Error(), "audio_speech_v1") || !strings.Contains(err.Error(), "scripts/setup") {
 		t.Fatalf("start with an empty models folder: %v", err)
 	}
@@ -102,12 +103,12 @@ func TestStartFailsClearlyWithoutModels(t *testing.T) {
 
 func TestDataFolderIsLocked(t *testing.T) {
 	dir := t.TempDir()
-	s, err := startStack(t.Context(), testStackConfig(t, dir, 0))
+	s, err := app.Start(t.Context(), testStackConfig(t, dir, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := startStack(t.Context(), testStackConfig(t, dir, 0)); err == nil || !strings.Contains(err.Error(), "in use") {
+	if _, err := app.Start(t.Context(), testStackConfig(t, dir, 0)); err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("second up on the same data folder: %v", err)
 	}
 }

@@ -16,8 +16,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mediavec/mediavec/encoders"
-	"github.com/mediavec/mediavec/index"
+	"github.com/mediavec/mediavec/index/qdrant"
 	"github.com/mediavec/mediavec/index/qdranttest"
+	"github.com/mediavec/mediavec/internal/app"
 	"github.com/mediavec/mediavec/internal/clips"
 	"github.com/mediavec/mediavec/queue"
 	"github.com/mediavec/mediavec/search"
@@ -65,14 +66,12 @@ func makeFixtures(t *testing.T) fixtures {
 	return f
 }
 
-func testStackConfig(t *testing.T, dataDir string, workers int) stackConfig {
-	return stackConfig{
+func testStackConfig(t *testing.T, dataDir string, workers int) app.Config {
+	return app.Config{
 		DataDir:    dataDir,
 		HTTPAddr:   "127.0.0.1:0",
 		NATSListen: "127.0.0.1:0",
 		Workers:    workers,
-		ModelsDir:  encoders.DefaultModelsDir(),
-		ORTLib:     encoders.DefaultORTLib(),
 		Logger:     testLogger(t),
 	}
 }
@@ -132,7 +131,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// One worker, so the good clips queue behind the broken ones: the
 	// worker must go on after each failure.
-	s, err := startStack(ctx, testStackConfig(t, data, 1))
+	s, err := app.Start(ctx, testStackConfig(t, data, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,27 +148,27 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	for _, id := range wantIDs[2:] {
-		waitState(t, ctx, s.httpURL, id, "indexed")
+		waitState(t, ctx, s.HTTPURL(), id, "indexed")
 	}
 	for id, msg := range map[string]string{"truncated": "Invalid data", "empty": "file is empty"} {
-		line := waitState(t, ctx, s.httpURL, id, "failed")
+		line := waitState(t, ctx, s.HTTPURL(), id, "failed")
 		if !strings.HasPrefix(line, "failed: decode: ") || !strings.Contains(line, msg) {
 			t.Errorf("status of %s = %q, want failed: decode: …%s…", id, line, msg)
 		}
 	}
-	assertDeadLetters(t, ctx, s.js, map[string]string{"truncated": queue.CauseDecode, "empty": queue.CauseDecode})
+	assertDeadLetters(t, ctx, s.JetStream(), map[string]string{"truncated": queue.CauseDecode, "empty": queue.CauseDecode})
 
-	before := searchJSON(t, ctx, s.httpURL, f.query)
+	before := searchJSON(t, ctx, s.HTTPURL(), f.query)
 	assertClip3First(t, before)
 
 	// After a restart on the same data folder the same search answers the
 	// same way.
 	s.Close()
-	s, err = startStack(ctx, testStackConfig(t, data, 0))
+	s, err = app.Start(ctx, testStackConfig(t, data, 0))
 	if err != nil {
 		t.Fatalf("restart without workers: %v", err)
 	}
-	again := searchJSON(t, ctx, s.httpURL, f.query)
+	again := searchJSON(t, ctx, s.HTTPURL(), f.query)
 	if len(again.Results) != len(before.Results) {
 		t.Fatalf("after restart %d results, before %d", len(again.Results), len(before.Results))
 	}
@@ -185,19 +184,19 @@ func TestEndToEnd(t *testing.T) {
 	if _, code := cli(t, ctx, "submit", "--nats", s.NATSURL(), f.late); code != 0 {
 		t.Fatal("submit clip6")
 	}
-	waitState(t, ctx, s.httpURL, "clip6", "queued")
+	waitState(t, ctx, s.HTTPURL(), "clip6", "queued")
 	s.Close()
 
-	s, err = startStack(ctx, testStackConfig(t, data, 2))
+	s, err = app.Start(ctx, testStackConfig(t, data, 2))
 	if err != nil {
 		t.Fatalf("restart with workers: %v", err)
 	}
 	t.Cleanup(s.Close)
-	waitState(t, ctx, s.httpURL, "clip6", "indexed")
-	waitState(t, ctx, s.httpURL, "clip3", "indexed")
+	waitState(t, ctx, s.HTTPURL(), "clip6", "indexed")
+	waitState(t, ctx, s.HTTPURL(), "clip3", "indexed")
 
 	// clip6 joins the results; every other video keeps its similarities.
-	after := searchJSON(t, ctx, s.httpURL, f.query)
+	after := searchJSON(t, ctx, s.HTTPURL(), f.query)
 	assertClip3First(t, after)
 	spaces := map[string]map[string]float64{}
 	for _, r := range after.Results {
@@ -311,8 +310,8 @@ func TestEndToEndOnQdrant(t *testing.T) {
 	ctx := t.Context()
 	f := makeFixtures(t)
 	cfg := testStackConfig(t, filepath.Join(t.TempDir(), "data"), 2)
-	cfg.Qdrant = &index.QdrantConfig{Addr: qdranttest.Start(t), SkipCompatibilityCheck: true}
-	s, err := startStack(ctx, cfg)
+	cfg.Qdrant = &qdrant.Config{Addr: qdranttest.Start(t), SkipCompatibilityCheck: true}
+	s, err := app.Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,11 +323,11 @@ func TestEndToEndOnQdrant(t *testing.T) {
 		t.Fatal("submit")
 	}
 	for _, id := range []string{"clip1", "clip2", "clip3", "clip4", "clip5"} {
-		waitState(t, ctx, s.httpURL, id, "indexed")
+		waitState(t, ctx, s.HTTPURL(), id, "indexed")
 	}
-	assertClip3First(t, searchJSON(t, ctx, s.httpURL, f.query))
+	assertClip3First(t, searchJSON(t, ctx, s.HTTPURL(), f.query))
 
-	out, code := cli(t, ctx, "search", "--api", s.httpURL, "--video", f.query, "--near-dups", "--json")
+	out, code := cli(t, ctx, "search", "--api", s.HTTPURL(), "--video", f.query, "--near-dups", "--json")
 	if code != 0 {
 		t.Fatal("near-duplicate search failed")
 	}
@@ -339,19 +338,19 @@ func TestEndToEndOnQdrant(t *testing.T) {
 	if len(dups.Results) == 0 || dups.Results[0].VideoID != "clip3" || dups.Results[0].Alignment == nil {
 		t.Errorf("near-duplicates of the clip3 copy: %s", out)
 	}
-	out, code = cli(t, ctx, "search", "--api", s.httpURL, "--text", "slow zoom", "--json")
+	out, code = cli(t, ctx, "search", "--api", s.HTTPURL(), "--text", "slow zoom", "--json")
 	var text search.Response
 	if code != 0 || json.Unmarshal([]byte(out), &text) != nil || len(text.Results) != 1 || text.Results[0].VideoID != "clip3" {
 		t.Errorf("text search: exit %d: %s", code, out)
 	}
 	// The readable table names the winner too.
-	if out, _ := cli(t, ctx, "search", "--api", s.httpURL, "--text", "mandelbrot"); !strings.Contains(out, "clip3") {
+	if out, _ := cli(t, ctx, "search", "--api", s.HTTPURL(), "--text", "mandelbrot"); !strings.Contains(out, "clip3") {
 		t.Errorf("table output: %s", out)
 	}
 
 	// DELETE removes the video from the index, its status with it.
 	del := func() int {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, s.httpURL+"/v1/videos/clip3", nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, s.HTTPURL()+"/v1/videos/clip3", nil)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -365,11 +364,11 @@ func TestEndToEndOnQdrant(t *testing.T) {
 	if code := del(); code != http.StatusNotFound {
 		t.Errorf("DELETE clip3 again: %d, want 404", code)
 	}
-	if _, code := cli(t, ctx, "status", "--api", s.httpURL, "clip3"); code == 0 {
+	if _, code := cli(t, ctx, "status", "--api", s.HTTPURL(), "clip3"); code == 0 {
 		t.Error("a deleted video still has a status")
 	}
 	for _, q := range [][]string{{"--text", "mandelbrot zoom"}, {"--video", f.query}} {
-		out, code := cli(t, ctx, append([]string{"search", "--api", s.httpURL, "--json"}, q...)...)
+		out, code := cli(t, ctx, append([]string{"search", "--api", s.HTTPURL(), "--json"}, q...)...)
 		var resp search.Response
 		if code != 0 || json.Unmarshal([]byte(out), &resp) != nil {
 			t.Fatalf("search %v after the delete: exit %d: %s", q, code, out)

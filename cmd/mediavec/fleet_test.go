@@ -22,7 +22,9 @@ import (
 	"github.com/mediavec/mediavec/analyze"
 	"github.com/mediavec/mediavec/encoders"
 	"github.com/mediavec/mediavec/index"
+	"github.com/mediavec/mediavec/index/qdrant"
 	"github.com/mediavec/mediavec/index/qdranttest"
+	"github.com/mediavec/mediavec/internal/app"
 	"github.com/mediavec/mediavec/internal/clips"
 	"github.com/mediavec/mediavec/queue"
 )
@@ -251,16 +253,12 @@ func TestFleetSurvivesCrashes(t *testing.T) {
 	}
 
 	// Every good video exactly once: its points are those of a clean run.
-	if err := encoders.InitRuntime(encoders.DefaultORTLib()); err != nil {
-		t.Fatal(err)
-	}
-	set, err := encoders.LoadAll(encoders.DefaultModelsDir(), encoders.SessionConfig{})
+	a, unload, err := app.LoadAnalyzer(app.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer set.Close()
-	a := analyze.New(analyze.Config{}, analyze.Models{Speech: set.Speech, VAD: set.VAD, OCR: set.OCR, CenterNet: set.CenterNet})
-	ix, err := index.OpenQdrant(ctx, index.QdrantConfig{Addr: qaddr})
+	defer unload()
+	ix, err := app.OpenIndex(ctx, app.Config{Qdrant: &qdrant.Config{Addr: qaddr}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/mediavec/mediavec/encoders"
+	"github.com/mediavec/mediavec/internal/fsutil"
 	"github.com/mediavec/mediavec/internal/tfjs"
 )
 
@@ -102,7 +102,7 @@ func runImportTFJS(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if *expect != "" && !strings.EqualFold(*expect, hexSum) {
 		return fmt.Errorf("converted %s has sha256 %s, expected %s: not written (a different converter or model version?)", src, hexSum, *expect)
 	}
-	if err := writeFileAtomic(dst, b); err != nil {
+	if err := fsutil.WriteFileAtomic(dst, b, 0o644); err != nil {
 		return err
 	}
 	elapsed := time.Since(start)
@@ -175,39 +175,6 @@ func parseInterspersed(fs *flag.FlagSet, args []string) error {
 	}
 	if err := parseFlags(fs, append(rest, append([]string{"--"}, pos...)...)); err != nil {
 		return err
-	}
-	return nil
-}
-
-func writeFileAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	// The rename is durable once the folder is synced.
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		defer d.Close()
-		if err := d.Sync(); err != nil {
-			return fmt.Errorf("write %s: sync folder: %w", path, err)
-		}
 	}
 	return nil
 }

@@ -6,12 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/mediavec/mediavec/index"
+	"github.com/mediavec/mediavec/internal/app"
 )
 
 // runIndex administers the collections: list them with their schemas and
@@ -101,7 +101,7 @@ func indexFlags(fs *flag.FlagSet) func(context.Context) (index.Index, func(), er
 			if err != nil {
 				return nil, nil, err
 			}
-			q, err := index.OpenQdrant(ctx, *qcfg)
+			q, err := app.OpenIndex(ctx, app.Config{Qdrant: qcfg})
 			if err != nil {
 				return nil, nil, err
 			}
@@ -109,11 +109,11 @@ func indexFlags(fs *flag.FlagSet) func(context.Context) (index.Index, func(), er
 		default:
 			// The embedded index has one writer: the folder's lock keeps a
 			// running `up` and this command apart.
-			lock, err := lockDataDir(*data)
+			lock, err := app.LockDataDir(*data)
 			if err != nil {
 				return nil, nil, fmt.Errorf("%w (stop mediavec up first)", err)
 			}
-			e, err := index.OpenEmbedded(filepath.Join(*data, "index"))
+			e, err := app.OpenIndex(ctx, app.Config{DataDir: *data})
 			if err != nil {
 				lock.Close()
 				return nil, nil, err

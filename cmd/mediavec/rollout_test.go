@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mediavec/mediavec/internal/app"
 )
 
 // A model rollout on one machine: generation 2 is written beside
@@ -14,32 +16,32 @@ func TestGenerationRollout(t *testing.T) {
 	f := makeFixtures(t)
 	data := filepath.Join(t.TempDir(), "data")
 
-	s, err := startStack(ctx, testStackConfig(t, data, 1))
+	s, err := app.Start(ctx, testStackConfig(t, data, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, code := cli(t, ctx, "submit", "--nats", s.NATSURL(), f.good[0]); code != 0 {
 		t.Fatal("submit clip1")
 	}
-	waitState(t, ctx, s.httpURL, "clip1", "indexed")
+	waitState(t, ctx, s.HTTPURL(), "clip1", "indexed")
 	s.Close()
 
 	cfg := testStackConfig(t, data, 1)
 	cfg.Generation, cfg.AlsoWrite = 2, 1
-	s, err = startStack(ctx, cfg)
+	s, err = app.Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, code := cli(t, ctx, "submit", "--nats", s.NATSURL(), f.good[1]); code != 0 {
 		t.Fatal("submit clip2")
 	}
-	waitState(t, ctx, s.httpURL, "clip2", "indexed")
+	waitState(t, ctx, s.HTTPURL(), "clip2", "indexed")
 	// The backfill of what generation 1 had.
 	if _, code := cli(t, ctx, "submit", "--nats", s.NATSURL(), "--backfill", "--reprocess", f.good[0]); code != 0 {
 		t.Fatal("re-submit clip1")
 	}
-	waitState(t, ctx, s.httpURL, "clip1", "queued")
-	waitState(t, ctx, s.httpURL, "clip1", "indexed")
+	waitState(t, ctx, s.HTTPURL(), "clip1", "queued")
+	waitState(t, ctx, s.HTTPURL(), "clip1", "indexed")
 	s.Close()
 
 	out, code := cli(t, ctx, "index", "collections", "--data", data)
@@ -78,12 +80,12 @@ func TestGenerationRollout(t *testing.T) {
 			t.Fatalf("drop %s", c)
 		}
 	}
-	s, err = startStack(ctx, cfg2(t, data))
+	s, err = app.Start(ctx, cfg2(t, data))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	resp := searchJSON(t, ctx, s.httpURL, f.good[1])
+	resp := searchJSON(t, ctx, s.HTTPURL(), f.good[1])
 	if len(resp.Results) == 0 || resp.Results[0].VideoID != "clip2" {
 		t.Errorf("search on generation 2: %+v", resp.Results)
 	}
@@ -92,7 +94,7 @@ func TestGenerationRollout(t *testing.T) {
 	}
 }
 
-func cfg2(t *testing.T, data string) stackConfig {
+func cfg2(t *testing.T, data string) app.Config {
 	c := testStackConfig(t, data, 0)
 	c.Generation = 2
 	return c

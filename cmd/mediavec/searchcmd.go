@@ -13,12 +13,14 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/mediavec/mediavec/api"
+	"github.com/mediavec/mediavec/internal/lists"
 	"github.com/mediavec/mediavec/search"
 )
 
 func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("search", "search (--video PATH | --image PATH | --text WORDS | --like VIDEO_ID) [flags]", stderr)
-	api := apiFlag(fs)
+	apiURL := apiFlag(fs)
 	video := fs.String("video", "", "search with this video file")
 	img := fs.String("image", "", "search with this image file (png, jpeg, webp, bmp)")
 	text := fs.String("text", "", "search titles, metadata and subtitles with these words")
@@ -47,7 +49,7 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
 	}
-	base := strings.TrimRight(*api, "/")
+	base := strings.TrimRight(*apiURL, "/")
 	var req *http.Request
 	var err error
 	switch {
@@ -62,9 +64,9 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		req, err = uploadSearchRequest(ctx, base, path, fields)
 	default:
-		sr := search.SearchRequest{Like: *like, Text: *text, Limit: *limit, Spaces: splitList(*spaces)}
+		sr := api.SearchRequest{Like: *like, Text: *text, Limit: *limit, Spaces: lists.Split(*spaces)}
 		if *labels != "" {
-			sr.Filter = &search.FilterFields{Labels: splitList(*labels)}
+			sr.Filter = &api.FilterFields{Labels: lists.Split(*labels)}
 		}
 		body, _ := json.Marshal(sr)
 		req, err = http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/search", bytes.NewReader(body))
@@ -165,16 +167,6 @@ func bestPerSpace(ms []search.Match) []search.Match {
 		if !seen[m.Space] {
 			seen[m.Space] = true
 			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
 		}
 	}
 	return out

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mediavec/mediavec/index"
+	"github.com/mediavec/mediavec/index/embedded"
 )
 
 // IndexConfig sets the embedded index benchmark.
@@ -69,7 +70,7 @@ func Index(ctx context.Context, cfg IndexConfig, w io.Writer) ([]IndexResult, er
 		defer os.RemoveAll(d)
 		dir = d
 	}
-	ix, err := index.OpenEmbedded(dir)
+	ix, err := embedded.Open(dir)
 	if err != nil {
 		return nil, err
 	}

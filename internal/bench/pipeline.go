@@ -13,13 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/mediavec/mediavec/analyze"
-	"github.com/mediavec/mediavec/decode"
-	"github.com/mediavec/mediavec/encoders"
-	"github.com/mediavec/mediavec/index"
+	"github.com/mediavec/mediavec/internal/app"
 	"github.com/mediavec/mediavec/queue"
 	"github.com/mediavec/mediavec/worker"
 )
@@ -32,6 +26,7 @@ type PipelineConfig struct {
 	Height      int // defaults to 720
 	Concurrency int // jobs in flight in the pipeline; defaults to the cores
 	ModelsDir   string
+	ORTLib      string
 	Dir         string // for the clips and the data; a temporary folder when empty
 }
 
@@ -58,11 +53,14 @@ func cpuTime() time.Duration {
 }
 
 // Pipeline measures, in one run and on the same generated clips, the CPU
-// time of every stage alone (decode, each encoder, the index writes), then
-// the wall time of the whole pipeline (embedded NATS, the worker, the
-// embedded index). The ideal wall time is the larger of the stages' CPU
-// time over the cores and the slowest stage alone; the last line prints
-// the pipeline's wall time over it.
+// time of every part of a job alone — the decode, each analysis stage, the
+// write — then the wall time of the whole pipeline. Both go through the
+// stack `mediavec up` runs (internal/app: embedded NATS, the worker, the
+// embedded index): the parts are the worker's own analysis of a job, run
+// one stage at a time (analyze.Options.Around), and its own write. The
+// ideal wall time is the larger of the parts' CPU time over the cores and
+// the slowest part alone; the last line prints the pipeline's wall time
+// over it.
 func Pipeline(ctx context.Context, cfg PipelineConfig, w io.Writer) (float64, error) {
 	cfg.defaults()
 	dir := cfg.Dir
@@ -88,172 +86,78 @@ func Pipeline(ctx context.Context, cfg PipelineConfig, w io.Writer) (float64, er
 		}
 		clips = append(clips, p)
 	}
-	set, err := encoders.LoadAll(cfg.ModelsDir, encoders.SessionConfig{})
+	s, err := app.Start(ctx, app.Config{
+		ModelsDir: cfg.ModelsDir, ORTLib: cfg.ORTLib, DataDir: filepath.Join(dir, "data"), NATSListen: "127.0.0.1:0",
+		Workers: cfg.Concurrency, Worker: worker.Config{FetchWait: 50 * time.Millisecond}, Logger: quietLogger(),
+	})
 	if err != nil {
 		return 0, err
 	}
-	defer set.Close()
-	a := analyze.New(analyze.Config{Decode: decode.Config{Threads: 1}}, analyze.Models{Speech: set.Speech, VAD: set.VAD, OCR: set.OCR, CenterNet: set.CenterNet})
+	defer s.Close()
 
-	// 1. Each stage alone, clip after clip, in this process: CPU time.
-	stages := map[string]time.Duration{}
-	measure := func(stage string, fn func() error) error {
+	// 1. Each part alone, clip after clip, in this process: CPU time.
+	parts := map[string]time.Duration{}
+	measure := func(part string, fn func() error) error {
 		c0 := cpuTime()
 		err := fn()
-		stages[stage] += cpuTime() - c0
+		parts[part] += cpuTime() - c0
 		return err
 	}
-	ix, err := index.OpenEmbedded(filepath.Join(dir, "stage-index"))
-	if err != nil {
-		return 0, err
-	}
-	defer ix.Close()
-	segSchema, vidSchema := worker.Schemas(a.Spaces())
-	if err := index.EnsureGeneration(ctx, ix, 1, segSchema, vidSchema); err != nil {
-		return 0, err
-	}
-	frameDCT := encoders.NewFrameDCT()
 	for i, clip := range clips {
-		var m *decode.Media
-		if err := measure("decode", func() (err error) {
-			m, err = decode.File(ctx, clip, decode.Config{Threads: 1, Frames: []decode.FrameSpec{
-				{Width: encoders.FrameDCTInput, Height: encoders.FrameDCTInput, Format: decode.Gray},
-				{Width: 640, Format: decode.RGB24, Every: 2},
-				{Width: encoders.CenterNetInput, Height: encoders.CenterNetInput, Format: decode.RGB24},
-			}})
-			return err
-		}); err != nil {
-			return 0, err
-		}
-		if err := measure(encoders.SpaceFrameDCT, func() error {
-			for _, f := range m.Frames {
-				if _, err := frameDCT.Embed(f.Images[0].Data); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			return 0, err
-		}
-		if err := measure(encoders.SpaceAudioSpeech, func() error { _, err := set.Speech.Embed(ctx, m.Audio.Samples); return err }); err != nil {
-			return 0, err
-		}
-		if err := measure(encoders.ModelVAD, func() error { _, err := set.VAD.Probabilities(ctx, m.Audio.Samples); return err }); err != nil {
-			return 0, err
-		}
-		if err := measure(encoders.ModelOCR, func() error {
-			for _, f := range m.Frames {
-				if im := f.Images[1]; im.Data != nil {
-					if _, err := set.OCR.Read(im.Data, im.Spec.Width, im.Spec.Height); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		}); err != nil {
-			return 0, err
-		}
-		if err := measure(encoders.SpaceFrameCenterNet, func() error {
-			imgs := make([]encoders.Image, len(m.Frames))
-			for i, f := range m.Frames {
-				imgs[i] = encoders.Image{RGB: f.Images[2].Data, Width: encoders.CenterNetInput, Height: encoders.CenterNetInput}
-			}
-			_, err := set.CenterNet.Frames(ctx, imgs)
-			return err
-		}); err != nil {
-			return 0, err
-		}
-		res, err := a.Source(ctx, clip, analyze.Options{})
+		job := queue.Job{VideoID: fmt.Sprintf("alone-clip%02d", i), Source: queue.FileURL(clip)}
+		opts := s.Worker().AnalysisOptions(job)
+		opts.Around = measure
+		res, err := s.Analyzer().Source(ctx, clip, opts)
 		if err != nil {
 			return 0, err
 		}
-		job := queue.Job{VideoID: fmt.Sprintf("clip%02d", i), Source: queue.FileURL(clip)}
-		segs, video := worker.Points(job, res, time.Now())
-		if err := measure("index", func() error {
-			if err := ix.ReplaceVideo(ctx, index.Segments, job.VideoID, segs); err != nil {
-				return err
-			}
-			return ix.ReplaceVideo(ctx, index.Videos, job.VideoID, []index.Point{video})
-		}); err != nil {
+		if err := measure("index", func() error { return s.Worker().Write(ctx, job, res) }); err != nil {
 			return 0, err
 		}
 	}
 
 	// 2. The whole pipeline: queue, worker, index, as `mediavec up` runs it.
-	srv, err := queue.StartEmbedded(queue.EmbeddedConfig{StoreDir: filepath.Join(dir, "jetstream"), Host: "127.0.0.1", Port: -1})
-	if err != nil {
-		return 0, err
-	}
-	defer srv.Shutdown()
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		return 0, err
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	lanes, err := queue.Ensure(ctx, js, queue.Topology{})
-	if err != nil {
-		return 0, err
-	}
-	statuses, err := queue.OpenStatuses(ctx, js)
-	if err != nil {
-		return 0, err
-	}
-	pix, err := index.OpenEmbedded(filepath.Join(dir, "pipeline-index"))
-	if err != nil {
-		return 0, err
-	}
-	defer pix.Close()
-	if err := index.EnsureGeneration(ctx, pix, 1, segSchema, vidSchema); err != nil {
-		return 0, err
-	}
-	wk := worker.New(worker.Config{Concurrency: cfg.Concurrency, FetchWait: 50 * time.Millisecond, Logger: quietLogger()}, js, lanes, statuses, a, pix)
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
 	start := time.Now()
 	for i, clip := range clips {
-		if _, err := queue.Submit(ctx, js, statuses, queue.Job{VideoID: fmt.Sprintf("clip%02d", i), Source: queue.FileURL(clip)}, false); err != nil {
-			stop()
+		if _, err := queue.Submit(ctx, s.JetStream(), s.Statuses(), queue.Job{VideoID: fmt.Sprintf("clip%02d", i), Source: queue.FileURL(clip)}, false); err != nil {
 			return 0, err
 		}
 	}
-	go func() { _ = wk.Run(runCtx); close(done) }()
 	for i := range clips {
 		for {
-			st, err := statuses.Get(ctx, fmt.Sprintf("clip%02d", i))
-			if err == nil && (st.State == queue.StateIndexed || st.State == queue.StateFailed) {
-				if st.State == queue.StateFailed {
-					stop()
-					<-done
-					return 0, fmt.Errorf("clip%02d failed in the pipeline: %s", i, st.Line())
-				}
+			st, err := s.Statuses().Get(ctx, fmt.Sprintf("clip%02d", i))
+			if err == nil && st.State == queue.StateFailed {
+				return 0, fmt.Errorf("clip%02d failed in the pipeline: %s", i, st.Line())
+			}
+			if err == nil && st.State == queue.StateIndexed {
 				break
+			}
+			if err := ctx.Err(); err != nil {
+				return 0, err
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
 	wall := time.Since(start)
-	stop()
-	<-done
 
 	var sum, slowest time.Duration
-	names := make([]string, 0, len(stages))
-	for name, d := range stages {
+	names := make([]string, 0, len(parts))
+	for name, d := range parts {
 		sum += d
 		slowest = max(slowest, d)
 		names = append(names, name)
 	}
-	sort.Slice(names, func(i, j int) bool { return stages[names[i]] > stages[names[j]] })
+	sort.Slice(names, func(i, j int) bool { return parts[names[i]] > parts[names[j]] })
 	cores := runtime.NumCPU()
 	ideal := max(sum/time.Duration(cores), slowest)
-	fmt.Fprintf(w, "pipeline: %d clips of %d s at %dx%d (frames 1/s, CenterNet on each, audio, OCR every other frame), %d cores, %d jobs in flight\n",
+	fmt.Fprintf(w, "pipeline: %d clips of %d s at %dx%d (every default space, thumbnails, as mediavec up runs them), %d cores, %d jobs in flight\n",
 		cfg.Clips, cfg.Seconds, cfg.Width, cfg.Height, cores, cfg.Concurrency)
-	fmt.Fprintf(w, "%-20s %10s\n", "STAGE ALONE", "CPU")
+	fmt.Fprintf(w, "%-20s %10s\n", "PART ALONE", "CPU")
 	for _, n := range names {
-		fmt.Fprintf(w, "%-20s %9.2fs\n", n, stages[n].Seconds())
+		fmt.Fprintf(w, "%-20s %9.2fs\n", n, parts[n].Seconds())
 	}
 	fmt.Fprintf(w, "%-20s %9.2fs\n", "sum", sum.Seconds())
-	fmt.Fprintf(w, "ideal wall time: max(sum / %d cores = %.2fs, slowest stage %.2fs) = %.2fs\n", cores, (sum / time.Duration(cores)).Seconds(), slowest.Seconds(), ideal.Seconds())
+	fmt.Fprintf(w, "ideal wall time: max(sum / %d cores = %.2fs, slowest part %.2fs) = %.2fs\n", cores, (sum / time.Duration(cores)).Seconds(), slowest.Seconds(), ideal.Seconds())
 	fmt.Fprintf(w, "pipeline wall time: %.2fs\n", wall.Seconds())
 	ratio := wall.Seconds() / ideal.Seconds()
 	fmt.Fprintf(w, "pipeline / ideal: %.3f (goal ≤ 1.15)\n", ratio)

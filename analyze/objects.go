@@ -1,0 +1,108 @@
+package analyze
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mediavec/mediavec/decode"
+	"github.com/mediavec/mediavec/encoders"
+)
+
+// objectsStage runs CenterNet on sampled frames: frame_centernet_v1 (a
+// learned frame embedding) when asked for, and the COCO object labels of
+// each frame, which also run for the text spaces. Each label becomes a
+// label of its frame (on every frame segment sampled then), a line of the
+// video's label summary, and a text unit for each run of consecutive
+// frames it is seen in, counted once per frame, so that a text query finds
+// the videos where an object is there longest.
+type objectsStage struct {
+	model     *encoders.CenterNet
+	maxFrames int
+	minScore  float32
+}
+
+func (s *objectsStage) Name() string { return "objects" }
+
+func (s *objectsStage) Spaces() []SpaceInfo {
+	return []SpaceInfo{{Name: encoders.SpaceFrameCenterNet, Modality: "frame", Dim: encoders.CenterNetDim}}
+}
+
+func (s *objectsStage) Loaded() bool { return s.model != nil }
+
+func (s *objectsStage) Needs(r Request) (Needs, bool) {
+	// The whole frame squeezed to the model's square input (aspect ratio
+	// not kept), as the reference implementation feeds it; at most
+	// maxFrames of them, spread over the video.
+	square := decode.FrameSpec{Width: encoders.CenterNetInput, Height: encoders.CenterNetInput, Format: decode.RGB24, MaxImages: s.maxFrames}
+	return Needs{Frames: []decode.FrameSpec{square}}, r.Wants(encoders.SpaceFrameCenterNet) || r.Text
+}
+
+func (s *objectsStage) Run(ctx context.Context, in *Input, out *Output) error {
+	frames := in.Frames(0)
+	found, err := s.model.Frames(ctx, RGB(frames))
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err() // cancelled or timed out: not the model's fault
+		}
+		return &encoders.Error{Model: encoders.ModelObjectsCenterNet, Op: "detect objects", Err: err}
+	}
+	embed := in.Request.Wants(encoders.SpaceFrameCenterNet)
+	counts := map[string]*ObjectCount{}
+	open := map[string]int{} // label → its unit in the run up to this frame
+	out.Labels = map[time.Duration][]string{}
+	for k, fo := range found {
+		f := frames[k]
+		var labels []string
+		for _, d := range fo.Detections {
+			if d.Score < s.minScore {
+				continue
+			}
+			c := counts[d.Label]
+			if c == nil {
+				c = &ObjectCount{Label: d.Label}
+				counts[d.Label] = c
+			}
+			if !slices.Contains(labels, d.Label) {
+				labels = append(labels, d.Label)
+				c.Frames++
+			}
+			c.MaxScore = max(c.MaxScore, d.Score)
+		}
+		slices.Sort(labels)
+		out.Labels[f.Start] = labels
+		if embed {
+			out.Segments = append(out.Segments, Segment{
+				Space: encoders.SpaceFrameCenterNet, Modality: "frame", Ordinal: k,
+				Start: f.Start, End: f.End, Vector: fo.Embedding,
+			})
+		}
+		for _, l := range labels {
+			if i, ok := open[l]; ok && out.Units[i].End == f.Start {
+				out.Units[i].End = f.End
+				out.Units[i].Times++
+				continue
+			}
+			open[l] = len(out.Units)
+			out.Units = append(out.Units, TextUnit{Start: f.Start, End: f.End, Text: l, Modality: "objects", Times: 1})
+		}
+	}
+	for _, c := range counts {
+		out.Objects = append(out.Objects, *c)
+	}
+	slices.SortFunc(out.Objects, func(x, y ObjectCount) int {
+		return cmp.Or(cmp.Compare(y.Frames, x.Frames), cmp.Compare(y.MaxScore, x.MaxScore), strings.Compare(x.Label, y.Label))
+	})
+	return nil
+}
+
+// Labels lists the labels of a label summary, in its order.
+func Labels(objects []ObjectCount) []string {
+	out := make([]string, len(objects))
+	for i, o := range objects {
+		out[i] = o.Label
+	}
+	return out
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/mediavec/mediavec/decode"
+	"github.com/mediavec/mediavec/encoders"
+	"github.com/mediavec/mediavec/index/qdrant"
+	"github.com/mediavec/mediavec/internal/app"
+	"github.com/mediavec/mediavec/internal/lists"
+	"github.com/mediavec/mediavec/queue"
+)
+
+// The flag groups the process commands (up, worker, api) share. Each
+// default is the constant the configuration itself defaults to.
+
+// modelOptions are the flags that choose the models and how they run.
+type modelOptions struct {
+	models, ortLib, provider, graphOpt *string
+	device, intraOp                    *int
+}
+
+func modelFlags(fs *flag.FlagSet) modelOptions {
+	return modelOptions{
+		models:   fs.String("models", encoders.DefaultModelsDir(), "models folder"),
+		ortLib:   fs.String("ort-lib", encoders.DefaultORTLib(), "ONNX Runtime shared library"),
+		provider: fs.String("provider", encoders.DefaultProvider, "ONNX Runtime execution provider: cpu, cuda or tensorrt (a GPU provider is self-tested at start; no silent fall-back to the CPU)"),
+		device:   fs.Int("device", 0, "GPU ordinal for --provider cuda or tensorrt"),
+		intraOp:  fs.Int("intra-op-threads", encoders.DefaultIntraOpThreads, "threads one model inference may use"),
+		graphOpt: fs.String("graph-opt", encoders.DefaultOptimization, "ONNX graph optimisation: all, extended, basic or none"),
+	}
+}
+
+func (o modelOptions) apply(cfg *app.Config) error {
+	cfg.ModelsDir, cfg.ORTLib = *o.models, *o.ortLib
+	cfg.Session = encoders.SessionConfig{Provider: *o.provider, Device: *o.device, IntraOpThreads: *o.intraOp, Optimization: *o.graphOpt}
+	if err := cfg.Session.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return nil
+}
+
+// decodeOptions are the flags that say what sources may be read and how
+// they are sampled.
+type decodeOptions struct {
+	roots, allowHosts, sampling *string
+	allowPrivate                *bool
+	threads                     *int
+	maxDuration                 *time.Duration
+}
+
+func decodeFlags(fs *flag.FlagSet) decodeOptions {
+	return decodeOptions{
+		roots:        fs.String("roots", "", "comma-separated folders that file sources must be under (default: any)"),
+		allowPrivate: fs.Bool("http-allow-private", false, "let http(s) sources reach loopback and private addresses"),
+		allowHosts:   fs.String("http-allow-hosts", "", "comma-separated hosts http(s) sources must be on (\".example.com\" for subdomains; default: any public host)"),
+		sampling:     fs.String("sampling", "fps=1", "frame sampling policy: fps=N, keyframes or scenes[=THRESHOLD]"),
+		threads:      fs.Int("decode-threads", 0, "video decoder threads per job (default: cores ÷ jobs in flight)"),
+		maxDuration:  fs.Duration("max-duration", decode.DefaultMaxDuration, "longest video accepted"),
+	}
+}
+
+func (o decodeOptions) apply(cfg *app.Config) error {
+	policy, err := decode.ParsePolicy(*o.sampling)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	cfg.Analyze.Decode = decode.Config{
+		Sampling: policy, Roots: lists.Split(*o.roots), MaxDuration: *o.maxDuration, Threads: *o.threads,
+		HTTP: decode.HTTPPolicy{AllowPrivate: *o.allowPrivate, AllowHosts: lists.Split(*o.allowHosts)},
+	}
+	return nil
+}
+
+// qdrantOptions are the flags that choose a Qdrant endpoint.
+type qdrantOptions struct {
+	addr, keyFile *string
+	tls           *bool
+}
+
+func qdrantFlags(fs *flag.FlagSet, addrHelp string) qdrantOptions {
+	return qdrantOptions{
+		addr:    fs.String("qdrant", "", addrHelp),
+		keyFile: fs.String("qdrant-api-key-file", "", "file holding the Qdrant API key (env MEDIAVEC_QDRANT_API_KEY sets it directly)"),
+		tls:     fs.Bool("qdrant-tls", false, "connect to Qdrant over TLS"),
+	}
+}
+
+// config is the backend configuration, or nil when --qdrant is not given.
+func (o qdrantOptions) config() (*qdrant.Config, error) {
+	if *o.addr == "" {
+		return nil, nil
+	}
+	key, err := secret(*o.keyFile, "MEDIAVEC_QDRANT_API_KEY", "qdrant api key")
+	if err != nil {
+		return nil, err
+	}
+	return &qdrant.Config{Addr: *o.addr, APIKey: key, TLS: *o.tls}, nil
+}
+
+// topologyFlags adds the JetStream topology flags every fleet process
+// shares (each start applies them, so all processes must agree) and
+// returns a function that reads them.
+func topologyFlags(fs *flag.FlagSet, replicasHelp string) func() queue.Topology {
+	replicas := fs.Int("replicas", queue.DefaultReplicas, replicasHelp)
+	ackWait := fs.Duration("ack-wait", queue.DefaultAckWait, "how long a job may go without an ack or heartbeat before redelivery")
+	maxAttempts := fs.Int("max-attempts", queue.DefaultMaxAttempts, "deliveries a job gets before it is dead-lettered as exhausted")
+	dlqRetention := fs.Duration("dlq-retention", queue.DefaultDLQRetention, "how long dead letters are kept; the same on every process")
+	eventRetention := fs.Duration("event-retention", queue.DefaultEventRetention, "how long events are kept for downstream consumers; the same on every process")
+	statusTTL := fs.Duration("status-ttl", 0, "how long video statuses and content hashes are kept after their last update (0: for ever); the same on every process")
+	return func() queue.Topology {
+		return queue.Topology{Replicas: *replicas, AckWait: *ackWait, MaxAttempts: *maxAttempts,
+			DLQRetention: *dlqRetention, EventRetention: *eventRetention, StatusTTL: *statusTTL}
+	}
+}

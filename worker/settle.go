@@ -1,0 +1,156 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mediavec/mediavec/analyze"
+	"github.com/mediavec/mediavec/decode"
+	"github.com/mediavec/mediavec/encoders"
+	"github.com/mediavec/mediavec/queue"
+)
+
+// outcome is how a job ended.
+type outcome struct {
+	cause     string // DLQ cause for permanent failures; "" otherwise
+	err       error
+	transient bool
+}
+
+// classify maps an error of a job to its outcome, the one place that
+// decides between retrying and dead-lettering. The failing code says what
+// it knows: its error's type names the cause (a decode, model or index
+// error; a bad job), and a Permanent method (as index, decode and encoders
+// errors have; River's JobCancel is the same idea) says that retrying
+// cannot help. stage is the cause of an error that names none: what the
+// job was doing.
+func classify(stage string, err error) outcome {
+	var de *decode.Error
+	var me *encoders.Error
+	cause := stage
+	switch {
+	case errors.Is(err, queue.ErrInvalidJob), errors.Is(err, analyze.ErrUnknownSpace):
+		return outcome{cause: queue.CauseInvalid, err: err}
+	case errors.As(err, &de) && de.Kind == decode.KindForbidden:
+		// The job names a source it may not read: the job is bad.
+		return outcome{cause: queue.CauseInvalid, err: err}
+	case errors.As(err, &de):
+		cause = queue.CauseDecode
+	case errors.As(err, &me):
+		cause = queue.CauseModel
+	}
+	return outcome{cause: cause, err: err, transient: !permanent(err)}
+}
+
+// permanent reports whether err says that retrying cannot fix it.
+func permanent(err error) bool {
+	var p interface{ Permanent() bool }
+	return errors.As(err, &p) && p.Permanent()
+}
+
+// settle maps an outcome to the message's ack, the video's status, a dead
+// letter and an event. Every decision about acks is here.
+func (w *Worker) settle(ctx context.Context, msg jetstream.Msg, job queue.Job, attempts int, out outcome, res *analyze.Result) {
+	log := w.log.With("video_id", job.VideoID, "job_id", job.JobID, "attempt", attempts)
+	if out.err == nil && res.DuplicateOf != "" {
+		st := queue.Status{VideoID: job.VideoID, State: queue.StateDuplicate, JobID: job.JobID, Source: job.Source,
+			Attempts: attempts, Duration: res.Info.Duration.Seconds(), DuplicateOf: res.DuplicateOf, Generation: w.cfg.Generation}
+		if err := w.statuses.Put(ctx, st); err != nil {
+			log.Warn("duplicate found but status not saved; releasing for redelivery", "err", err)
+			_ = msg.NakWithDelay(w.cfg.RetryBase)
+			return
+		}
+		if err := queue.PublishEvent(ctx, w.js, queue.Event{VideoID: job.VideoID, JobID: job.JobID, State: queue.StateDuplicate, DuplicateOf: res.DuplicateOf}); err != nil {
+			log.Warn("duplicate event not published", "err", err)
+		}
+		if err := msg.DoubleAck(ctx); err != nil {
+			log.Warn("ack failed; the job may be redelivered", "err", err)
+		}
+		w.cfg.Metrics.settled("duplicate", "")
+		log.Info("job is an exact duplicate", "duplicate_of", res.DuplicateOf)
+		return
+	}
+	if out.err == nil {
+		counts, labels := res.Count(), labelSummary(res)
+		st := queue.Status{VideoID: job.VideoID, State: queue.StateIndexed, JobID: job.JobID, Source: job.Source,
+			Attempts: attempts, Duration: res.Info.Duration.Seconds(), Spaces: counts, Labels: labels, Generation: w.cfg.Generation}
+		if res.ContentSHA256 != "" {
+			st.ContentKey = contentKey(res.ContentSHA256, w.jobSpaces(job))
+		}
+		if err := w.statuses.Put(ctx, st); err != nil {
+			// The points are written; a redelivery rewrites the same points.
+			log.Warn("job indexed but status not saved; releasing for redelivery", "err", err)
+			_ = msg.NakWithDelay(w.cfg.RetryBase)
+			return
+		}
+		stages := map[string]float64{}
+		for k, v := range res.Timings {
+			stages[k] = float64(v.Microseconds()) / 1000
+		}
+		if err := queue.PublishEvent(ctx, w.js, queue.Event{VideoID: job.VideoID, JobID: job.JobID, State: queue.StateIndexed, Spaces: counts, Stages: stages, Labels: labels}); err != nil {
+			log.Warn("indexed event not published", "err", err)
+		}
+		if err := msg.DoubleAck(ctx); err != nil {
+			log.Warn("ack failed; the job may be redelivered and will rewrite the same points", "err", err)
+		}
+		w.cfg.Metrics.settled("indexed", "")
+		w.cfg.Metrics.indexed(res)
+		log.Info("job indexed", "segments", counts, "stages_ms", stages)
+		return
+	}
+
+	if out.transient && ctx.Err() != nil {
+		// Draining: let another worker (or this one after restart) take it.
+		log.Info("job released during shutdown", "err", out.err)
+		_ = msg.Nak()
+		w.cfg.Metrics.settled("released", "")
+		return
+	}
+	if out.transient && attempts < w.lanes.MaxAttempts {
+		delay := w.cfg.RetryBase << min(attempts-1, 8)
+		log.Warn("job failed, will retry", "err", out.err, "retry_in", delay)
+		_ = msg.NakWithDelay(delay)
+		w.cfg.Metrics.settled("retried", out.cause)
+		return
+	}
+	cause := out.cause
+	if out.transient {
+		cause = queue.CauseExhausted
+	}
+	w.deadLetter(ctx, msg, job, attempts, cause, out.err, log)
+}
+
+func (w *Worker) deadLetter(ctx context.Context, msg jetstream.Msg, job queue.Job, attempts int, cause string, jobErr error, log *slog.Logger) {
+	dl := queue.DeadLetter{Cause: cause, Error: jobErr.Error(), Attempts: attempts, Subject: msg.Subject(), Job: msg.Data()}
+	// One entry per job message, however often it is dead-lettered.
+	dedup := ""
+	if meta, err := msg.Metadata(); err == nil {
+		dedup = fmt.Sprintf("dlq-%s-%d", meta.Stream, meta.Sequence.Stream)
+	}
+	if err := queue.PublishDeadLetter(ctx, w.js, dl, dedup); err != nil {
+		// Never drop a job: if the dead letter cannot be written, leave
+		// the job on its lane to be tried again.
+		log.Error("dead letter not written; job left for redelivery", "err", err, "job_err", jobErr)
+		_ = msg.NakWithDelay(w.cfg.RetryBase)
+		return
+	}
+	if job.VideoID != "" {
+		st := queue.Status{VideoID: job.VideoID, State: queue.StateFailed, JobID: job.JobID, Source: job.Source,
+			Cause: cause, Error: jobErr.Error(), Attempts: attempts}
+		if err := w.statuses.Put(ctx, st); err != nil {
+			log.Warn("failed status not saved", "err", err)
+		}
+		if err := queue.PublishEvent(ctx, w.js, queue.Event{VideoID: job.VideoID, JobID: job.JobID, State: queue.StateFailed, Cause: cause, Error: jobErr.Error()}); err != nil {
+			log.Warn("failed event not published", "err", err)
+		}
+	}
+	if err := msg.Term(); err != nil {
+		log.Warn("term failed", "err", err)
+	}
+	w.cfg.Metrics.settled("failed", cause)
+	log.Warn("job failed", "cause", cause, "err", jobErr)
+}
