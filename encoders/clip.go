@@ -2,6 +2,7 @@ package encoders
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -90,23 +91,14 @@ var (
 func (s CLIPSpec) Space() string { return "clip_" + s.Name }
 
 func (s CLIPSpec) withDefaults() CLIPSpec {
-	def := func(p *string, v string) {
-		if *p == "" {
-			*p = v
-		}
-	}
-	def(&s.Tokenizer, "tokenizer.json")
-	def(&s.ImageInput, "pixel_values")
-	def(&s.ImageOutput, "image_embeds")
-	def(&s.TextInput, "input_ids")
-	def(&s.TextMaskInput, "attention_mask")
-	def(&s.TextOutput, "text_embeds")
-	if s.ImageSize == 0 {
-		s.ImageSize = 224
-	}
-	if s.ContextLength == 0 {
-		s.ContextLength = 77
-	}
+	s.Tokenizer = cmp.Or(s.Tokenizer, "tokenizer.json")
+	s.ImageInput = cmp.Or(s.ImageInput, "pixel_values")
+	s.ImageOutput = cmp.Or(s.ImageOutput, "image_embeds")
+	s.TextInput = cmp.Or(s.TextInput, "input_ids")
+	s.TextMaskInput = cmp.Or(s.TextMaskInput, "attention_mask")
+	s.TextOutput = cmp.Or(s.TextOutput, "text_embeds")
+	s.ImageSize = cmp.Or(s.ImageSize, 224)
+	s.ContextLength = cmp.Or(s.ContextLength, 77)
 	if s.Mean == nil {
 		s.Mean = slices.Clone(clipMean)
 	}

@@ -1,6 +1,7 @@
 package search
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -16,7 +17,7 @@ type NearDupOptions struct {
 	// Threshold is the lowest alignment score reported, in [0, 1].
 	// Defaults to DefaultNearDupThreshold.
 	Threshold float64
-	// Limit is the most videos returned. Defaults to 10.
+	// Limit is the most videos returned. Defaults to DefaultLimit.
 	Limit int
 	// Filter restricts the candidate segments.
 	Filter index.Filter
@@ -67,10 +68,7 @@ func (s *Searcher) NearDuplicates(ctx context.Context, r io.Reader, name string,
 	if opts.Threshold <= 0 {
 		opts.Threshold = DefaultNearDupThreshold
 	}
-	if opts.Limit <= 0 {
-		opts.Limit = 10
-	}
-	opts.Limit = min(opts.Limit, MaxLimit)
+	opts.Limit = min(cmp.Or(max(opts.Limit, 0), DefaultLimit), MaxLimit)
 	space := encoders.SpaceFrameDCT
 	res, err := s.analyzer.Reader(ctx, r, name, analyze.Options{Spaces: []string{space}})
 	if err != nil {

@@ -1,6 +1,7 @@
 package search
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,8 +32,8 @@ func (s *Searcher) Spaces() []analyze.SpaceInfo { return s.analyzer.Spaces() }
 
 // Options shape a query. The zero value is usable.
 type Options struct {
-	// Limit is the number of videos returned. Defaults to 10, at most
-	// MaxLimit.
+	// Limit is the number of videos returned. Defaults to DefaultLimit, at
+	// most MaxLimit.
 	Limit int
 	// Spaces restricts the spaces used; all that the query has by default.
 	Spaces []string
@@ -40,14 +41,14 @@ type Options struct {
 	Filter index.Filter
 }
 
-// MaxLimit caps Options.Limit.
-const MaxLimit = 100
+// DefaultLimit is Options.Limit's default; MaxLimit caps it.
+const (
+	DefaultLimit = 10
+	MaxLimit     = 100
+)
 
 func (o Options) withDefaults() Options {
-	if o.Limit <= 0 {
-		o.Limit = 10
-	}
-	o.Limit = min(o.Limit, MaxLimit)
+	o.Limit = min(cmp.Or(max(o.Limit, 0), DefaultLimit), MaxLimit)
 	return o
 }
 

@@ -515,3 +515,27 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigValidateFor(t *testing.T) {
+	t.Parallel()
+	topo := queue.Topology{AckWait: 30 * time.Second}
+	for _, c := range []struct {
+		cfg  Config
+		want string // "" for valid
+	}{
+		{Config{}, ""},
+		{Config{Heartbeat: 10 * time.Second}, ""},
+		{Config{Heartbeat: 30 * time.Second}, "Heartbeat"},
+		{Config{JobTimeout: 2 * time.Hour}, "dead-letter dedup window"},
+		{Config{RetryBase: -time.Second}, "RetryBase"},
+		{Config{Targets: []Target{{Segments: "s"}}}, "Targets[0]"},
+	} {
+		err := c.cfg.ValidateFor(topo)
+		if (err == nil) != (c.want == "") || err != nil && !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want %q", c.cfg, err, c.want)
+		}
+	}
+	if err := (Config{JobTimeout: 2 * time.Hour}).ValidateFor(queue.Topology{JobTimeout: 2 * time.Hour}); err != nil {
+		t.Errorf("a topology sized for two-hour jobs: %v", err)
+	}
+}

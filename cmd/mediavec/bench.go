@@ -41,10 +41,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func runBenchDecode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench decode", "bench decode [flags]", stderr)
 	clip := fs.String("clip", "", "clip to decode (default: a generated 1080p30 h264 clip)")
-	seconds := fs.Int("seconds", 60, "length of the generated clip")
-	size := fs.String("size", "1920x1080", "size of the generated clip")
-	threads := fs.Int("threads", 2, "decoder threads, the same for mediavec and the ffmpeg CLI")
-	runs := fs.Int("runs", 3, "runs of each side; the best counts")
+	seconds := fs.Int("seconds", bench.DefaultDecode.Seconds, "length of the generated clip")
+	size := fs.String("size", fmt.Sprintf("%dx%d", bench.DefaultDecode.Width, bench.DefaultDecode.Height), "size of the generated clip")
+	threads := fs.Int("threads", bench.DefaultDecode.Threads, "decoder threads, the same for mediavec and the ffmpeg CLI")
+	runs := fs.Int("runs", bench.DefaultDecode.Runs, "runs of each side; the best counts")
 	rss := fs.String("rss", "auto", `clip for the peak-memory run in a child process ("auto": a generated 4K clip; "": skip)`)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -65,9 +65,9 @@ func runBenchDecode(ctx context.Context, args []string, stdout, stderr io.Writer
 
 func runBenchIndex(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench index", "bench index [flags]", stderr)
-	dim := fs.Int("dim", 512, "vector dimension")
-	sizes := fs.String("sizes", "100000,1000000", "comma-separated collection sizes, ascending")
-	queries := fs.Int("queries", 200, "top-k queries per size")
+	dim := fs.Int("dim", bench.DefaultIndex.Dim, "vector dimension")
+	sizes := fs.String("sizes", joinInts(bench.DefaultIndex.Sizes), "comma-separated collection sizes, ascending")
+	queries := fs.Int("queries", bench.DefaultIndex.Queries, "top-k queries per size")
 	dir := fs.String("dir", "", "folder for the index files (default: a temporary folder, removed after)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -147,9 +147,9 @@ func runBenchPipeline(ctx context.Context, args []string, stdout, stderr io.Writ
 	fs := newFlags("bench pipeline", "bench pipeline [flags]", stderr)
 	models := fs.String("models", encoders.DefaultModelsDir(), "models folder")
 	ortLib := fs.String("ort-lib", encoders.DefaultORTLib(), "ONNX Runtime shared library")
-	clips := fs.Int("clips", 6, "generated clips")
-	seconds := fs.Int("seconds", 10, "length of each clip")
-	size := fs.String("size", "1280x720", "size of the clips")
+	clips := fs.Int("clips", bench.DefaultPipeline.Clips, "generated clips")
+	seconds := fs.Int("seconds", bench.DefaultPipeline.Seconds, "length of each clip")
+	size := fs.String("size", fmt.Sprintf("%dx%d", bench.DefaultPipeline.Width, bench.DefaultPipeline.Height), "size of the clips")
 	concurrency := fs.Int("concurrency", 0, "jobs in flight in the pipeline (default: the cores)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -160,6 +160,15 @@ func runBenchPipeline(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	_, err = bench.Pipeline(ctx, bench.PipelineConfig{Clips: *clips, Seconds: *seconds, Width: wi, Height: hi, Concurrency: *concurrency, ModelsDir: *models, ORTLib: *ortLib}, stdout)
 	return err
+}
+
+// joinInts writes integers as a comma-separated list.
+func joinInts(ns []int) string {
+	parts := make([]string, len(ns))
+	for i, n := range ns {
+		parts[i] = strconv.Itoa(n)
+	}
+	return strings.Join(parts, ",")
 }
 
 // parseSize reads a --size of the form WxH.

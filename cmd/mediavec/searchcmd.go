@@ -27,7 +27,7 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	like := fs.String("like", "", "search for videos like this indexed video")
 	nearDups := fs.Bool("near-dups", false, "with --video: find copies (re-encoded, scaled, cropped, trimmed, sped up) instead of similar videos")
 	threshold := fs.Float64("threshold", 0, fmt.Sprintf("with --near-dups: lowest alignment score reported (default %.2f)", search.DefaultNearDupThreshold))
-	limit := fs.Int("limit", 10, "number of videos to return")
+	limit := fs.Int("limit", search.DefaultLimit, "number of videos to return")
 	spaces := fs.String("spaces", "", "comma-separated spaces to search (default: all)")
 	labels := fs.String("labels", "", "comma-separated labels every matched segment must carry")
 	asJSON := fs.Bool("json", false, "print the results as JSON")

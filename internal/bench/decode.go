@@ -4,6 +4,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -34,22 +35,18 @@ type DecodeConfig struct {
 	Self string
 }
 
+// DefaultDecode is the decode benchmark's defaults: a 60 s 1080p clip,
+// two decoder threads on each side, best of three runs.
+var DefaultDecode = DecodeConfig{Seconds: 60, Width: 1920, Height: 1080, Threads: 2, Runs: 3}
+
 func (c *DecodeConfig) defaults() {
-	if c.Seconds <= 0 {
-		c.Seconds = 60
-	}
+	c.Seconds = cmp.Or(c.Seconds, DefaultDecode.Seconds)
 	if c.Width <= 0 || c.Height <= 0 {
-		c.Width, c.Height = 1920, 1080
+		c.Width, c.Height = DefaultDecode.Width, DefaultDecode.Height
 	}
-	if c.Threads <= 0 {
-		c.Threads = 2
-	}
-	if c.Runs <= 0 {
-		c.Runs = 3
-	}
-	if c.CacheDir == "" {
-		c.CacheDir = filepath.Join(os.TempDir(), "mediavec-bench")
-	}
+	c.Threads = cmp.Or(c.Threads, DefaultDecode.Threads)
+	c.Runs = cmp.Or(c.Runs, DefaultDecode.Runs)
+	c.CacheDir = cmp.Or(c.CacheDir, filepath.Join(os.TempDir(), "mediavec-bench"))
 }
 
 // MakeClip generates (or reuses) a testsrc2 h264 clip at 30 fps with a

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"fmt"
@@ -27,22 +28,18 @@ type IndexConfig struct {
 	Dir     string
 }
 
+// DefaultIndex is the index benchmark's defaults: 512-d vectors, 100k and
+// 1M points, 200 top-10 queries a size, upserts in batches of 1000.
+var DefaultIndex = IndexConfig{Dim: 512, Sizes: []int{100_000, 1_000_000}, Queries: 200, TopK: 10, Batch: 1000}
+
 func (c *IndexConfig) defaults() {
-	if c.Dim <= 0 {
-		c.Dim = 512
-	}
+	c.Dim = cmp.Or(c.Dim, DefaultIndex.Dim)
 	if len(c.Sizes) == 0 {
-		c.Sizes = []int{100_000, 1_000_000}
+		c.Sizes = DefaultIndex.Sizes
 	}
-	if c.Queries <= 0 {
-		c.Queries = 200
-	}
-	if c.TopK <= 0 {
-		c.TopK = 10
-	}
-	if c.Batch <= 0 {
-		c.Batch = 1000
-	}
+	c.Queries = cmp.Or(c.Queries, DefaultIndex.Queries)
+	c.TopK = cmp.Or(c.TopK, DefaultIndex.TopK)
+	c.Batch = cmp.Or(c.Batch, DefaultIndex.Batch)
 }
 
 // IndexResult is what one size measured.

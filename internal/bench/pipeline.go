@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -18,31 +19,30 @@ import (
 	"github.com/mediavec/mediavec/worker"
 )
 
-// PipelineConfig sets `mediavec bench pipeline`.
+// PipelineConfig sets `mediavec bench pipeline`. Each zero field takes
+// DefaultPipeline's.
 type PipelineConfig struct {
-	Clips       int // defaults to 6
-	Seconds     int // per clip; defaults to 10
-	Width       int // defaults to 1280
-	Height      int // defaults to 720
+	Clips       int // generated clips
+	Seconds     int // per clip
+	Width       int
+	Height      int
 	Concurrency int // jobs in flight in the pipeline; defaults to the cores
 	ModelsDir   string
 	ORTLib      string
 	Dir         string // for the clips and the data; a temporary folder when empty
 }
 
+// DefaultPipeline is the pipeline benchmark's defaults: six 720p clips of
+// 10 s, the shape of short-video uploads.
+var DefaultPipeline = PipelineConfig{Clips: 6, Seconds: 10, Width: 1280, Height: 720}
+
 func (c *PipelineConfig) defaults() {
-	if c.Clips <= 0 {
-		c.Clips = 6
-	}
-	if c.Seconds <= 0 {
-		c.Seconds = 10
-	}
+	c.Clips = cmp.Or(c.Clips, DefaultPipeline.Clips)
+	c.Seconds = cmp.Or(c.Seconds, DefaultPipeline.Seconds)
 	if c.Width <= 0 || c.Height <= 0 {
-		c.Width, c.Height = 1280, 720
+		c.Width, c.Height = DefaultPipeline.Width, DefaultPipeline.Height
 	}
-	if c.Concurrency <= 0 {
-		c.Concurrency = runtime.NumCPU()
-	}
+	c.Concurrency = cmp.Or(c.Concurrency, runtime.NumCPU())
 }
 
 // cpuTime is the process's user and system time so far.
