@@ -27,12 +27,9 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	qcfg, err := qopts.config()
+	qcfg, err := qopts.required("the api needs --qdrant (mediavec up serves the embedded index)")
 	if err != nil {
 		return err
-	}
-	if qcfg == nil {
-		return fmt.Errorf("%w: the api needs --qdrant (mediavec up serves the embedded index)", errUsage)
 	}
 	token, err := secret(*tokenFile, "MEDIAVEC_API_TOKEN", "api token")
 	if err != nil {

@@ -100,6 +100,16 @@ func (o qdrantOptions) config() (*qdrant.Config, error) {
 	return &qdrant.Config{Addr: *o.addr, APIKey: key, TLS: *o.tls}, nil
 }
 
+// required is config for a process that cannot run without Qdrant; why
+// says so when --qdrant is missing.
+func (o qdrantOptions) required(why string) (*qdrant.Config, error) {
+	cfg, err := o.config()
+	if err == nil && cfg == nil {
+		err = fmt.Errorf("%w: %s", errUsage, why)
+	}
+	return cfg, err
+}
+
 // topologyFlags adds the JetStream topology flags every fleet process
 // shares (each start applies them, so all processes must agree) and
 // returns a function that reads them.

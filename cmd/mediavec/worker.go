@@ -28,12 +28,9 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	qcfg, err := qopts.config()
+	qcfg, err := qopts.required("a worker needs --qdrant: workers on several machines share one index (mediavec up runs the embedded one)")
 	if err != nil {
 		return err
-	}
-	if qcfg == nil {
-		return fmt.Errorf("%w: a worker needs --qdrant: workers on several machines share one index (mediavec up runs the embedded one)", errUsage)
 	}
 	if *concurrency < 1 {
 		return fmt.Errorf("%w: --concurrency must be at least 1", errUsage)
