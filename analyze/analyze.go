@@ -103,6 +103,8 @@ type Models struct {
 	// CenterNet gives frame_centernet_v1 and the COCO object labels of
 	// frames (objects_centernet_v1), which also become text.
 	CenterNet *encoders.CenterNet
+	// Sentences gives text_use_v1, the video's text by meaning.
+	Sentences *encoders.SentenceEncoder
 }
 
 // SpaceInfo describes one space: what the index needs to hold it.
@@ -121,7 +123,6 @@ var ErrUnknownSpace = errors.New("unknown space")
 type Analyzer struct {
 	cfg    Config
 	stages []Stage
-	clip   []*encoders.CLIPModel
 	text   encoders.TextLexical
 }
 
@@ -136,12 +137,13 @@ func New(cfg Config, m Models) (*Analyzer, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	a := &Analyzer{cfg: cfg, clip: m.CLIP}
+	a := &Analyzer{cfg: cfg}
 	a.stages = []Stage{
 		frameDCTStage{},
 		&speechStage{speech: m.Speech, vad: m.VAD, segment: cfg.AudioSegment},
 		&ocrStage{ocr: m.OCR, every: cfg.OCREvery, width: cfg.OCRWidth, maxFrames: cfg.MaxOCRFrames},
 		lexicalStage{},
+		semanticStage{m.Sentences},
 		&objectsStage{model: m.CenterNet, maxFrames: cfg.MaxObjectFrames, minScore: cfg.LabelMinScore},
 	}
 	for _, c := range m.CLIP {
@@ -265,6 +267,9 @@ type Result struct {
 	// Timings is the wall time of each part: "decode", every stage that
 	// ran by its name, and "encode" for all the stages together.
 	Timings map[string]time.Duration
+	// Cut counts, by stage, the texts longer than its model reads, which
+	// were embedded cut at its limit.
+	Cut map[string]int
 }
 
 // Count returns the number of segments per space.
@@ -290,16 +295,26 @@ func (a *Analyzer) Reader(ctx context.Context, r io.Reader, name string, opts Op
 	return a.analyze(ctx, opts, func(cfg decode.Config) (*decode.Media, error) { return decode.Reader(ctx, r, name, cfg) })
 }
 
-// TextVectors embeds a text query in every CLIP space (text tower), for
-// search beside the lexical space.
+// TextVectors embeds a text query in every dense space a text query
+// searches (the stages that are TextQueriers: the sentence encoder, CLIP
+// text towers), for search beside the lexical space.
 func (a *Analyzer) TextVectors(ctx context.Context, text string) (map[string][]float32, error) {
 	out := map[string][]float32{}
-	for _, c := range a.clip {
-		v, err := c.Texts(ctx, []string{text})
-		if err != nil {
-			return nil, err
+	for _, st := range a.stages {
+		q, ok := st.(TextQuerier)
+		if !ok || !st.Loaded() {
+			continue
 		}
-		out[c.Space()] = v[0]
+		v, err := q.QueryText(ctx, text)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, stageError(st, err)
+		}
+		if v != nil {
+			out[st.Spaces()[0].Name] = v
+		}
 	}
 	return out, nil
 }

@@ -42,3 +42,13 @@ func (s clipStage) Run(ctx context.Context, in *Input, out *Output) error {
 	}
 	return nil
 }
+
+// QueryText embeds a text query with the model's text tower, into the
+// space its frames are in.
+func (s clipStage) QueryText(ctx context.Context, text string) ([]float32, error) {
+	v, err := s.model.Texts(ctx, []string{text})
+	if err != nil {
+		return nil, err
+	}
+	return v[0], nil
+}

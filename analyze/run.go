@@ -243,8 +243,15 @@ func (p *plan) units(media *decode.Media, outs []*Output) []TextUnit {
 // (only of the spaces asked for), object labels on every frame segment
 // sampled when they were seen, and per space the pooled video vector.
 func (p *plan) merge(outs []*Output, res *Result) {
+	// outs[i] is the output of p.stages[i].
 	labels := map[time.Duration][]string{}
-	for _, o := range outs {
+	for i, o := range outs {
+		if o.Cut > 0 {
+			if res.Cut == nil {
+				res.Cut = map[string]int{}
+			}
+			res.Cut[p.stages[i].stage.Name()] += o.Cut
+		}
 		res.Segments = append(res.Segments, o.Segments...)
 		maps.Copy(labels, o.Labels)
 		res.Objects = append(res.Objects, o.Objects...)

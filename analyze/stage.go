@@ -156,4 +156,15 @@ type Output struct {
 	Thumbs map[int64][]byte
 	// PooledSparse is the video-level vector of a sparse space.
 	PooledSparse map[string]encoders.Sparse
+	// Cut counts the texts that were longer than the stage's model reads
+	// and were embedded cut at its limit.
+	Cut int
+}
+
+// A TextQuerier is a stage whose space a text query searches: it embeds
+// the query's words in its space, as it embeds a video's text (the
+// sentence encoder) or into an image–text space (CLIP's text tower). A nil
+// vector means the query has nothing for it.
+type TextQuerier interface {
+	QueryText(ctx context.Context, text string) ([]float32, error)
 }

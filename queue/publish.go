@@ -128,6 +128,9 @@ type Event struct {
 	// Labels is the video's object label summary: each COCO label seen,
 	// with the number of sampled frames it was seen in.
 	Labels map[string]int `json:"labels,omitempty"`
+	// Cut counts, by analysis stage, the texts longer than its model
+	// reads, which were embedded cut at its limit.
+	Cut map[string]int `json:"cut,omitempty"`
 	// DuplicateOf links an exact re-upload to the video it repeats.
 	DuplicateOf string    `json:"duplicate_of,omitempty"`
 	At          time.Time `json:"at"`

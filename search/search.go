@@ -148,10 +148,13 @@ func (s *Searcher) Media(ctx context.Context, r io.Reader, name string, opts Opt
 }
 
 // Text searches with words: the lexical space, scored with IDF, over the
-// text segments (titles, metadata, subtitles, on-screen text), and every
-// CLIP space (the text tower against the frames) when CLIP models are
-// loaded, fused by rank. Each video scores by its best segments; the
-// matched cues and frames are its time ranges.
+// text segments (titles, metadata, subtitles, on-screen text, object
+// labels) — counting only segments that hold at least MinShouldMatch of
+// the query's content words —, the semantic space (text_use_v1: the query
+// embedded by meaning against the same segments), and every CLIP space
+// (the text tower against the frames) when CLIP models are loaded, fused
+// by rank. Each video scores by its best segments; the matched cues and
+// frames are its time ranges.
 func (s *Searcher) Text(ctx context.Context, text string, opts Options) (Response, error) {
 	opts = opts.withDefaults()
 	use := func(space string) bool { return len(opts.Spaces) == 0 || slices.Contains(opts.Spaces, space) }
@@ -165,6 +168,18 @@ func (s *Searcher) Text(ctx context.Context, text string, opts Options) (Respons
 	if use(encoders.SpaceTextLexical) && len(sv.Indices) > 0 {
 		if err := query(encoders.SpaceTextLexical, index.Query{Sparse: &index.SparseVector{Indices: sv.Indices, Values: sv.Values}}); err != nil {
 			return Response{}, err
+		}
+		// Only segments that hold the query's words count as lexical
+		// matches (MinShouldMatch).
+		words := contentWords(text)
+		for id, vs := range perSpace[encoders.SpaceTextLexical] {
+			best := 0.0
+			for _, m := range vs.matches {
+				best = max(best, coverage(words, m.Text))
+			}
+			if best < MinShouldMatch {
+				delete(perSpace[encoders.SpaceTextLexical], id)
+			}
 		}
 	}
 	if strings.TrimSpace(text) != "" {

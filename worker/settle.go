@@ -91,7 +91,10 @@ func (w *Worker) settle(ctx context.Context, msg jetstream.Msg, job queue.Job, a
 		for k, v := range res.Timings {
 			stages[k] = float64(v.Microseconds()) / 1000
 		}
-		if err := queue.PublishEvent(ctx, w.js, queue.Event{VideoID: job.VideoID, JobID: job.JobID, State: queue.StateIndexed, Spaces: counts, Stages: stages, Labels: labels}); err != nil {
+		if len(res.Cut) > 0 {
+			log.Warn("texts longer than their model reads were embedded cut at its limit", "cut", res.Cut)
+		}
+		if err := queue.PublishEvent(ctx, w.js, queue.Event{VideoID: job.VideoID, JobID: job.JobID, State: queue.StateIndexed, Spaces: counts, Stages: stages, Labels: labels, Cut: res.Cut}); err != nil {
 			log.Warn("indexed event not published", "err", err)
 		}
 		if err := msg.DoubleAck(ctx); err != nil {

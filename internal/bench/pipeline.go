@@ -152,9 +152,11 @@ func Pipeline(ctx context.Context, cfg PipelineConfig, w io.Writer) (float64, er
 	ideal := max(sum/time.Duration(cores), slowest)
 	fmt.Fprintf(w, "pipeline: %d clips of %d s at %dx%d (every default space, thumbnails, as mediavec up runs them), %d cores, %d jobs in flight\n",
 		cfg.Clips, cfg.Seconds, cfg.Width, cfg.Height, cores, cfg.Concurrency)
-	fmt.Fprintf(w, "%-20s %10s\n", "PART ALONE", "CPU")
+	// SHARE is each part's CPU over the sum; what adding a part costs the
+	// pipeline is its CPU over the sum of the others.
+	fmt.Fprintf(w, "%-20s %10s %7s %9s\n", "PART ALONE", "CPU", "SHARE", "ADDS")
 	for _, n := range names {
-		fmt.Fprintf(w, "%-20s %9.2fs\n", n, parts[n].Seconds())
+		fmt.Fprintf(w, "%-20s %9.2fs %6.1f%% %+8.1f%%\n", n, parts[n].Seconds(), 100*parts[n].Seconds()/sum.Seconds(), 100*parts[n].Seconds()/(sum-parts[n]).Seconds())
 	}
 	fmt.Fprintf(w, "%-20s %9.2fs\n", "sum", sum.Seconds())
 	fmt.Fprintf(w, "ideal wall time: max(sum / %d cores = %.2fs, slowest part %.2fs) = %.2fs\n", cores, (sum / time.Duration(cores)).Seconds(), slowest.Seconds(), ideal.Seconds())

@@ -101,7 +101,11 @@ func (h *Harness) Add(videoID, path, title string, spaces ...string) {
 	if err := h.Index.ReplaceVideo(ctx, index.Segments, videoID, segs); err != nil {
 		h.t.Fatal(err)
 	}
-	if err := h.Index.ReplaceVideo(ctx, index.Videos, videoID, []index.Point{video}); err != nil {
+	var videos []index.Point
+	if len(video.Vectors) > 0 || len(video.Sparse) > 0 {
+		videos = append(videos, video) // none when nothing was embedded, as the worker writes
+	}
+	if err := h.Index.ReplaceVideo(ctx, index.Videos, videoID, videos); err != nil {
 		h.t.Fatal(err)
 	}
 }

@@ -303,8 +303,7 @@ func (c *converter) topoOrder(outputs []string) ([]*NodeDef, error) {
 }
 
 func (c *converter) placeholder(n *NodeDef, dynamicBatch bool) error {
-	dtype := n.Attr["dtype"].Type
-	t, err := onnxType(dtype)
+	t, err := onnxType(n.attrType("dtype"))
 	if err != nil {
 		return fmt.Errorf("TF.js input %q: %w", n.Name, err)
 	}

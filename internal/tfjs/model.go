@@ -48,24 +48,85 @@ type NodeDef struct {
 }
 
 // AttrValue is a TensorFlow AttrValue in its JSON form: int64 values are
-// decimal strings, strings are base64.
+// decimal strings, strings base64 (or, from older converters, a list of
+// byte values), dtypes names ("DT_FLOAT") or enum numbers (1).
 type AttrValue struct {
-	S     *string   `json:"s"`
+	S     *Bytes    `json:"s"`
 	I     *string   `json:"i"`
 	F     *float64  `json:"f"`
 	B     *bool     `json:"b"`
-	Type  string    `json:"type"`
+	Type  DataType  `json:"type"`
 	List  *AttrList `json:"list"`
 	Shape *Shape    `json:"shape"`
 }
 
 // AttrList is a list-valued attribute.
 type AttrList struct {
-	S    []string  `json:"s"`
-	I    []string  `json:"i"`
-	F    []float64 `json:"f"`
-	B    []bool    `json:"b"`
-	Type []string  `json:"type"`
+	S    []Bytes    `json:"s"`
+	I    []string   `json:"i"`
+	F    []float64  `json:"f"`
+	B    []bool     `json:"b"`
+	Type []DataType `json:"type"`
+}
+
+// Bytes is a protobuf bytes field in JSON: base64 text, as TF.js writes it
+// now, or an array of byte values, as older converters (tfjs-converter
+// 0.x/1.x) did.
+type Bytes []byte
+
+// UnmarshalJSON reads either form.
+func (b *Bytes) UnmarshalJSON(data []byte) error {
+	var text string
+	if err := json.Unmarshal(data, &text); err == nil {
+		raw, err := base64.StdEncoding.DecodeString(text)
+		if err != nil {
+			return fmt.Errorf("bytes %q: %w", text, err)
+		}
+		*b = raw
+		return nil
+	}
+	var vals []int
+	if err := json.Unmarshal(data, &vals); err != nil {
+		return fmt.Errorf("bytes: want base64 text or a list of byte values, got %s", data)
+	}
+	out := make([]byte, len(vals))
+	for i, v := range vals {
+		if v < 0 || v > 255 {
+			return fmt.Errorf("bytes: value %d is not a byte", v)
+		}
+		out[i] = byte(v)
+	}
+	*b = out
+	return nil
+}
+
+// DataType is a TensorFlow dtype by its enum name ("DT_FLOAT"). Older
+// converters wrote the enum's number; those read as the name.
+type DataType string
+
+// dataTypeNames are TensorFlow's DataType enum values (types.proto).
+var dataTypeNames = map[int]DataType{
+	1: "DT_FLOAT", 2: "DT_DOUBLE", 3: "DT_INT32", 4: "DT_UINT8", 5: "DT_INT16", 6: "DT_INT8",
+	7: "DT_STRING", 9: "DT_INT64", 10: "DT_BOOL", 17: "DT_UINT16", 19: "DT_HALF", 22: "DT_UINT32", 23: "DT_UINT64",
+}
+
+// UnmarshalJSON reads a name or an enum number.
+func (t *DataType) UnmarshalJSON(data []byte) error {
+	var name string
+	if err := json.Unmarshal(data, &name); err == nil {
+		*t = DataType(name)
+		return nil
+	}
+	var num int
+	if err := json.Unmarshal(data, &num); err != nil {
+		return fmt.Errorf("dtype: want a name or a number, got %s", data)
+	}
+	if n, ok := dataTypeNames[num]; ok {
+		*t = n
+		return nil
+	}
+	*t = DataType(fmt.Sprintf("DT_ENUM_%d", num)) // refused, by name, where it matters
+	return nil
 }
 
 // Shape is a TensorShapeProto: a size of -1 is unknown.
@@ -385,11 +446,7 @@ func (n *NodeDef) attrString(name, def string) (string, error) {
 	if !ok || a.S == nil {
 		return def, nil
 	}
-	b, err := base64.StdEncoding.DecodeString(*a.S)
-	if err != nil {
-		return "", fmt.Errorf("node %q: attribute %s: %w", n.Name, name, err)
-	}
-	return string(b), nil
+	return string(*a.S), nil
 }
 
 func (n *NodeDef) attrStrings(name string) ([]string, error) {
@@ -399,11 +456,7 @@ func (n *NodeDef) attrStrings(name string) ([]string, error) {
 	}
 	out := make([]string, len(a.List.S))
 	for i, s := range a.List.S {
-		b, err := base64.StdEncoding.DecodeString(s)
-		if err != nil {
-			return nil, fmt.Errorf("node %q: attribute %s: %w", n.Name, name, err)
-		}
-		out[i] = string(b)
+		out[i] = string(s)
 	}
 	return out, nil
 }
@@ -425,5 +478,5 @@ func (n *NodeDef) attrBool(name string, def bool) bool {
 }
 
 func (n *NodeDef) attrType(name string) string {
-	return n.Attr[name].Type
+	return string(n.Attr[name].Type)
 }

@@ -71,6 +71,7 @@ func init() {
 		"StridedSlice": stridedSlice, "Slice": slice, "Tile": elementwise("Tile"),
 		"GatherV2": gather, "TopKV2": topK, "Shape": shape, "Fill": fill,
 		"SparseToDense": sparseToDense,
+		"Where":         where, "ScatterNd": scatterNd, "GatherNd": gatherNd, "Range": rangeOp,
 	}
 }
 
@@ -87,6 +88,7 @@ var minInputs = map[string]int{
 	"ResizeBilinear": 2, "ResizeNearestNeighbor": 2, "Reshape": 2, "ExpandDims": 2, "Transpose": 2,
 	"ConcatV2": 2, "Split": 2, "SplitV": 3, "Pad": 2, "PadV2": 3, "MirrorPad": 2,
 	"StridedSlice": 4, "Slice": 3, "Tile": 2, "GatherV2": 3, "TopKV2": 2, "Fill": 2, "SparseToDense": 4,
+	"ScatterNd": 3, "GatherNd": 2, "Range": 3,
 }
 
 func init() {

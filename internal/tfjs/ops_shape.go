@@ -408,14 +408,16 @@ func fill(c *converter, n *NodeDef, in []string) error {
 	return nil
 }
 
-// sparseToDense is folded into a constant: in graph models its inputs are
-// constants (the shape arithmetic TF's converter leaves behind).
-// TF's forms: indices a scalar or a vector for a 1-D output, or [count,
-// rank]; values a scalar (for every index) or one per index.
+// sparseToDense is folded into a constant when its inputs are constants
+// (the shape arithmetic TF's converter leaves behind), and otherwise
+// scattered at run time (sparseToDenseDynamic: a sparse batch of token ids
+// becoming a padded matrix). TF's forms: indices a scalar or a vector for a
+// 1-D output, or [count, rank]; values a scalar (for every index) or one
+// per index.
 func sparseToDense(c *converter, n *NodeDef, in []string) error {
 	for _, r := range in[:4] {
 		if !c.isConst(r) {
-			return fmt.Errorf("input %q is computed at run time; only constant inputs are folded: %w", r, ErrUnsupported)
+			return sparseToDenseDynamic(c, n, in)
 		}
 	}
 	var ws [4]*Weight
