@@ -207,9 +207,12 @@ func (a *Analyzer) Loaded() []string {
 type Options struct {
 	// Spaces to compute; all that are loaded when empty.
 	Spaces []string
-	// Title is the caller's title for the video: a text segment spanning
-	// the whole video.
-	Title string
+	// Title, Caption and Hashtags are the caller's text about the video
+	// (the job's): each a text segment spanning the whole video, the
+	// hashtags together.
+	Title    string
+	Caption  string
+	Hashtags []string
 	// Thumbnails asks for a JPEG of every sampled frame.
 	Thumbnails bool
 	// Duplicate, when set, is asked with the source's content hash right

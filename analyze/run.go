@@ -38,7 +38,7 @@ func (a *Analyzer) plan(opts Options) (*plan, error) {
 	if len(spaces) == 0 {
 		spaces = a.Loaded()
 	}
-	req := Request{Spaces: spaces, Thumbnails: opts.Thumbnails, Title: opts.Title}
+	req := Request{Spaces: spaces, Thumbnails: opts.Thumbnails, Title: opts.Title, Caption: opts.Caption, Hashtags: opts.Hashtags}
 	for _, s := range spaces {
 		st, info, ok := a.stageOf(s)
 		if !ok {
@@ -77,6 +77,13 @@ func (a *Analyzer) plan(opts Options) (*plan, error) {
 		p.decode.NoAudio = p.decode.NoAudio && !needs.Audio
 		p.decode.NoText = p.decode.NoText && !needs.Units
 		p.stages = append(p.stages, pl)
+	}
+	if p.decode.NoVideo && p.decode.NoAudio {
+		// Text alone (no OCR or objects loaded): still decode the streams,
+		// at the least cost, so that a source that cannot be decoded fails
+		// as it would for any other space, and an audio-only one passes.
+		p.decode.NoVideo, p.decode.NoAudio = false, false
+		p.decode.Frames = []decode.FrameSpec{{Width: 16, Height: 16, Format: decode.Gray}}
 	}
 	return p, nil
 }
@@ -217,13 +224,22 @@ func stageError(st Stage, err error) error {
 	return &encoders.Error{Model: st.Name(), Op: "run", Err: err}
 }
 
-// units are the text units the second phase reads: the title, the
-// container's cues, and what the first phase's stages made, by start time
-// (stably, so that at one time the title comes first).
+// units are the text units the second phase reads: the caller's title,
+// caption and hashtags, the container's cues, and what the first phase's
+// stages made, by start time (stably, so that at one time the caller's
+// text comes first).
 func (p *plan) units(media *decode.Media, outs []*Output) []TextUnit {
 	var units []TextUnit
-	if t := strings.TrimSpace(p.req.Title); t != "" {
-		units = append(units, TextUnit{Start: 0, End: media.Info.Duration, Text: t, Modality: "text", Times: 1})
+	var tags []string
+	for _, h := range p.req.Hashtags {
+		if h = strings.TrimSpace(h); h != "" {
+			tags = append(tags, "#"+strings.TrimPrefix(h, "#"))
+		}
+	}
+	for _, t := range []string{p.req.Title, p.req.Caption, strings.Join(tags, " ")} {
+		if t = strings.TrimSpace(t); t != "" {
+			units = append(units, TextUnit{Start: 0, End: media.Info.Duration, Text: t, Modality: "text", Times: 1})
+		}
 	}
 	for _, c := range media.Text {
 		if t := strings.TrimSpace(c.Text); t != "" {

@@ -47,8 +47,10 @@ type Request struct {
 	Text bool
 	// Thumbnails asks for a JPEG of every sampled frame.
 	Thumbnails bool
-	// Title is the caller's title of the video.
-	Title string
+	// Title, Caption and Hashtags are the caller's text about the video.
+	Title    string
+	Caption  string
+	Hashtags []string
 }
 
 // Wants reports whether space is asked for.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/mediavec/mediavec/decode"
 	"github.com/mediavec/mediavec/encoders"
@@ -110,5 +111,34 @@ func TestStageFailureAndAround(t *testing.T) {
 		if _, ok := res.Timings[k]; !ok {
 			t.Errorf("no %s timing in %v", k, res.Timings)
 		}
+	}
+}
+
+// The caller's title, caption and hashtags are each a text segment over
+// the whole video, the hashtags together, before the container's cues.
+func TestCallerText(t *testing.T) {
+	t.Parallel()
+	if !clips.Available() {
+		t.Fatal("the ffmpeg CLI is needed: run scripts/setup")
+	}
+	a, err := New(Config{}, Models{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := clips.MakeT(t, t.TempDir(), clips.Spec{Name: "c", Video: "testsrc2", Seconds: 2, Title: "Container title"})
+	res, err := a.Source(t.Context(), p, Options{Spaces: []string{encoders.SpaceTextLexical},
+		Title: "Cat on a skateboard", Caption: "My cat learned a trick", Hashtags: []string{"cats", "#Skate", " "}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	for _, s := range res.Segments {
+		texts = append(texts, s.Text)
+		if s.Start != 0 || s.End != 2*time.Second {
+			t.Errorf("%q spans %s–%s, want the whole video", s.Text, s.Start, s.End)
+		}
+	}
+	if want := []string{"Cat on a skateboard", "My cat learned a trick", "#cats #Skate", "Container title"}; !slices.Equal(texts, want) {
+		t.Errorf("text segments %q, want %q", texts, want)
 	}
 }

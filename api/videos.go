@@ -60,6 +60,8 @@ func (a *API) delete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, err)
 	case errors.Is(err, videos.ErrInProgress):
 		writeError(w, http.StatusConflict, err)
+	case errors.Is(err, videos.ErrThumbnails):
+		writeError(w, http.StatusInternalServerError, err)
 	case err != nil:
 		writeError(w, http.StatusServiceUnavailable, err)
 	default:

@@ -46,7 +46,7 @@ func ParsePolicy(s string) (Policy, error) {
 	name, arg, hasArg := strings.Cut(strings.TrimSpace(s), "=")
 	switch PolicyKind(name) {
 	case PolicyFPS:
-		p := Policy{Kind: PolicyFPS, FPS: 1}
+		p := Policy{Kind: PolicyFPS, FPS: DefaultFPS}
 		if hasArg {
 			f, err := strconv.ParseFloat(arg, 64)
 			if err != nil || f <= 0 || f > 120 {
@@ -85,6 +85,10 @@ func (p Policy) String() string {
 	}
 	return string(p.Kind)
 }
+
+// DefaultSampling is the sampling policy a zero Policy means, in its text
+// form.
+const DefaultSampling = "fps=1"
 
 // The defaults of Policy.
 const (

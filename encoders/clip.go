@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +15,8 @@ import (
 
 	ort "github.com/yalue/onnxruntime_go"
 	"golang.org/x/image/draw"
+
+	"github.com/mediavec/mediavec/internal/vecmath"
 )
 
 // CLIPSpec describes a user-supplied CLIP-family model: an image tower and a
@@ -482,27 +483,9 @@ func (c *CLIP) run(sess *ort.DynamicAdvancedSession, inputs []ort.Value, n int) 
 	data := t.GetData()
 	vecs := make([][]float32, n)
 	for i := range vecs {
-		vecs[i] = l2Normalized(data[i*d : (i+1)*d])
+		vecs[i] = vecmath.Normalized(data[i*d : (i+1)*d])
 	}
 	return vecs, nil
-}
-
-// l2Normalized returns a copy of v scaled to unit length; an all-zero vector
-// stays zero.
-func l2Normalized(v []float32) []float32 {
-	var ss float64
-	for _, x := range v {
-		ss += float64(x) * float64(x)
-	}
-	out := make([]float32, len(v))
-	if ss == 0 {
-		return out
-	}
-	inv := 1 / math.Sqrt(ss)
-	for i, x := range v {
-		out[i] = float32(float64(x) * inv)
-	}
-	return out
 }
 
 func (img Image) check() error {

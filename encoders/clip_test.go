@@ -16,6 +16,7 @@ import (
 
 	"github.com/mediavec/mediavec/internal/onnxgraph"
 	"github.com/mediavec/mediavec/internal/tinyclip"
+	"github.com/mediavec/mediavec/internal/vecmath"
 )
 
 // The CLIP tests run the real ONNX Runtime on tiny graphs that the tests
@@ -328,7 +329,7 @@ func expectedImage(pixels []float32) []float32 {
 		}
 		out[j] = float32(v)
 	}
-	return l2Normalized(out)
+	return vecmath.Normalized(out)
 }
 
 func assertClose(t *testing.T, what string, got, want []float32, tol float64) {
@@ -378,7 +379,7 @@ func TestCLIPImageTowerSeesPreprocessedPixels(t *testing.T) {
 	// The graph's ReduceMean adds 50176 float32 values; 2e-4 allows for
 	// that, while one column of crop too many or too few moves the result
 	// by about 5e-3.
-	assertClose(t, "embedding", vecs[0], l2Normalized(want), 2e-4)
+	assertClose(t, "embedding", vecs[0], vecmath.Normalized(want), 2e-4)
 	assertUnit(t, "embedding", vecs[0])
 }
 
@@ -629,7 +630,7 @@ func TestCLIPTextBatch(t *testing.T) {
 			}
 			want[j] = float32(s / 77)
 		}
-		assertClose(t, fmt.Sprintf("text %d vs its ids", i), batch[i], l2Normalized(want), 1e-5)
+		assertClose(t, fmt.Sprintf("text %d vs its ids", i), batch[i], vecmath.Normalized(want), 1e-5)
 	}
 	if !reflect.DeepEqual(batch[0], batch[1]) {
 		t.Fatal("case changed the embedding")

@@ -40,6 +40,9 @@ var (
 	// ErrInProgress: the video's job is queued or running; it would write
 	// the video back.
 	ErrInProgress = errors.New("video is being processed")
+	// ErrThumbnails: the thumbnails could not be removed (a local storage
+	// failure, not an unavailable service).
+	ErrThumbnails = errors.New("thumbnails")
 )
 
 // Submission is a request to index a video.
@@ -47,6 +50,8 @@ type Submission struct {
 	VideoID   string   `json:"video_id"`
 	Source    string   `json:"source"` // file://, http(s):// URL, or an absolute path
 	Title     string   `json:"title,omitempty"`
+	Caption   string   `json:"caption,omitempty"`
+	Hashtags  []string `json:"hashtags,omitempty"`
 	Spaces    []string `json:"spaces,omitempty"`
 	Reprocess bool     `json:"reprocess,omitempty"`
 	Backfill  bool     `json:"backfill,omitempty"`
@@ -65,8 +70,8 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (queue.Job, error)
 		src = queue.FileURL(filepath.Clean(src))
 	}
 	job := queue.Job{VideoID: sub.VideoID, Source: src, Spaces: sub.Spaces, Reprocess: sub.Reprocess}
-	if sub.Title != "" {
-		job.Text = &queue.JobText{Title: sub.Title}
+	if sub.Title != "" || sub.Caption != "" || len(sub.Hashtags) > 0 {
+		job.Text = &queue.JobText{Title: sub.Title, Caption: sub.Caption, Hashtags: sub.Hashtags}
 	}
 	return queue.Submit(ctx, s.JS, s.Statuses, job, sub.Backfill)
 }
@@ -116,7 +121,7 @@ func (s *Service) Delete(ctx context.Context, videoID string) (int, error) {
 	}
 	if s.Thumbs != nil {
 		if err := s.Thumbs.Delete(videoID); err != nil {
-			return removed, err
+			return removed, fmt.Errorf("%w: %w", ErrThumbnails, err)
 		}
 	}
 	if err := s.Statuses.Delete(ctx, videoID); err != nil {

@@ -96,7 +96,7 @@ func (w *Worker) Write(ctx context.Context, job queue.Job, res *analyze.Result) 
 func (w *Worker) AnalysisOptions(job queue.Job) analyze.Options {
 	opts := analyze.Options{Spaces: job.Spaces, Thumbnails: w.cfg.Thumbs != nil}
 	if job.Text != nil {
-		opts.Title = job.Text.Title
+		opts.Title, opts.Caption, opts.Hashtags = job.Text.Title, job.Text.Caption, job.Text.Hashtags
 	}
 	if w.cfg.Contents != nil {
 		// Hashed even when the job says reprocess: the hash of what it

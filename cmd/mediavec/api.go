@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/mediavec/mediavec/analyze"
+	"github.com/mediavec/mediavec/decode"
 	"github.com/mediavec/mediavec/internal/app"
 )
 
@@ -27,6 +30,9 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if *generation < 1 {
+		return fmt.Errorf("%w: --generation counts from 1", errUsage)
+	}
 	qcfg, err := qopts.required("the api needs --qdrant (mediavec up serves the embedded index)")
 	if err != nil {
 		return err
@@ -42,6 +48,8 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg := app.Config{
 		Generation: *generation, HTTPAddr: *httpAddr, APIToken: token, ThumbsDir: *thumbsDir,
 		Qdrant: qcfg, Topology: topology(), Logger: log,
+		// Queries alone: room for two decoding at once.
+		Analyze: analyze.Config{Decode: decode.Config{Threads: max(1, runtime.NumCPU()/2)}},
 		Connect: func() (*nats.Conn, error) { return nopts.connect("mediavec api "+hostname(), log) },
 	}
 	if err := mopts.apply(&cfg); err != nil {

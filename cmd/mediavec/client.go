@@ -18,12 +18,14 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/mediavec/mediavec/internal/app"
 	"github.com/mediavec/mediavec/queue"
 )
 
+// The addresses a running `mediavec up` listens on by default.
 const (
-	defaultNATS = "nats://127.0.0.1:4222"
-	defaultAPI  = "http://127.0.0.1:8080"
+	defaultNATS = "nats://" + app.DefaultNATSListen
+	defaultAPI  = "http://" + app.DefaultHTTPAddr
 )
 
 func natsFlag(fs *flag.FlagSet) *string {

@@ -17,7 +17,7 @@ func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlags("models", "models [flags]\n       mediavec models import-tfjs MODEL.json OUT.onnx [flags]\n\nLists the models, checks their files and graphs, and loads them;\nimport-tfjs converts a TensorFlow.js graph model to ONNX (see its --help).", stderr)
 	models := fs.String("models", encoders.DefaultModelsDir(), "models folder")
 	ortLib := fs.String("ort-lib", encoders.DefaultORTLib(), "ONNX Runtime shared library")
-	provider := fs.String("provider", "cpu", "execution provider to self-test: cpu, cuda or tensorrt")
+	provider := fs.String("provider", encoders.DefaultProvider, "execution provider to self-test: cpu, cuda or tensorrt")
 	device := fs.Int("device", 0, "GPU ordinal for --provider cuda or tensorrt")
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -14,7 +14,7 @@ import (
 
 func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("probe", "probe [flags] PATH|URL", stderr)
-	sampling := fs.String("sampling", "fps=1", "sampling policy: fps=N, keyframes or scenes[=THRESHOLD]")
+	sampling := fs.String("sampling", decode.DefaultSampling, "sampling policy: fps=N, keyframes or scenes[=THRESHOLD]")
 	frames := fs.String("frames", "64x64:gray", "comma-separated images made of each sampled frame, WxH:gray|rgb24")
 	allowPrivate := fs.Bool("allow-private", false, "let http(s) sources reach loopback and private addresses")
 	threads := fs.Int("decode-threads", 0, "video decoder threads (0: one per core)")

@@ -56,7 +56,7 @@ func decodeFlags(fs *flag.FlagSet) decodeOptions {
 		roots:        fs.String("roots", "", "comma-separated folders that file sources must be under (default: any)"),
 		allowPrivate: fs.Bool("http-allow-private", false, "let http(s) sources reach loopback and private addresses"),
 		allowHosts:   fs.String("http-allow-hosts", "", "comma-separated hosts http(s) sources must be on (\".example.com\" for subdomains; default: any public host)"),
-		sampling:     fs.String("sampling", "fps=1", "frame sampling policy: fps=N, keyframes or scenes[=THRESHOLD]"),
+		sampling:     fs.String("sampling", decode.DefaultSampling, "frame sampling policy: fps=N, keyframes or scenes[=THRESHOLD]"),
 		threads:      fs.Int("decode-threads", 0, "video decoder threads per job (default: cores ÷ jobs in flight)"),
 		maxDuration:  fs.Duration("max-duration", decode.DefaultMaxDuration, "longest video accepted"),
 	}
@@ -120,8 +120,9 @@ func topologyFlags(fs *flag.FlagSet, replicasHelp string) func() queue.Topology 
 	dlqRetention := fs.Duration("dlq-retention", queue.DefaultDLQRetention, "how long dead letters are kept; the same on every process")
 	eventRetention := fs.Duration("event-retention", queue.DefaultEventRetention, "how long events are kept for downstream consumers; the same on every process")
 	statusTTL := fs.Duration("status-ttl", 0, "how long video statuses and content hashes are kept after their last update (0: for ever); the same on every process")
+	jobTimeout := fs.Duration("job-timeout", queue.DefaultJobTimeout, "the longest one attempt at a job may run, decode to index write; sizes the dead-letter dedup window, so the same on every process")
 	return func() queue.Topology {
-		return queue.Topology{Replicas: *replicas, AckWait: *ackWait, MaxAttempts: *maxAttempts,
+		return queue.Topology{Replicas: *replicas, AckWait: *ackWait, MaxAttempts: *maxAttempts, JobTimeout: *jobTimeout,
 			DLQRetention: *dlqRetention, EventRetention: *eventRetention, StatusTTL: *statusTTL}
 	}
 }

@@ -29,6 +29,9 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if *generation < 1 {
+		return fmt.Errorf("%w: --generation counts from 1", errUsage)
+	}
 	token, err := secret(*tokenFile, "MEDIAVEC_API_TOKEN", "api token")
 	if err != nil {
 		return err

@@ -24,9 +24,12 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	drain := fs.Duration("drain-timeout", worker.DefaultDrainTimeout, "on SIGTERM, how long jobs in flight may finish before they are released")
 	generation := fs.Int("generation", app.DefaultGeneration, "the collections' generation this worker writes (segments_gN, videos_gN); a new model set is a new generation")
 	alsoWrite := fs.Int("also-write-generation", 0, "during a rollout, also keep this older generation up to date (dual write); 0: none")
-	metricsAddr := fs.String("metrics", "127.0.0.1:9090", "address of /metrics, /healthz and /readyz (\"\": none)")
+	metricsAddr := fs.String("metrics", app.DefaultMetricsAddr, "address of /metrics, /healthz and /readyz (\"\": none)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *generation < 1 {
+		return fmt.Errorf("%w: --generation counts from 1", errUsage)
 	}
 	qcfg, err := qopts.required("a worker needs --qdrant: workers on several machines share one index (mediavec up runs the embedded one)")
 	if err != nil {

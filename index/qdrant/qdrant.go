@@ -87,12 +87,12 @@ func (c Config) withDefaults() Config {
 // Validate checks the configuration, naming the first bad field.
 func (c Config) Validate() error {
 	if c.Addr != "" {
-		host, portText, err := net.SplitHostPort(c.Addr)
+		_, portText, err := net.SplitHostPort(c.Addr) // an empty host is this machine
 		if err != nil {
 			return fmt.Errorf("qdrant: Addr %q must be host:port: %w", c.Addr, err)
 		}
-		if port, err := strconv.Atoi(portText); err != nil || port < 1 || port > 65535 || host == "" {
-			return fmt.Errorf("qdrant: Addr %q: bad host or port", c.Addr)
+		if port, err := strconv.Atoi(portText); err != nil || port < 1 || port > 65535 {
+			return fmt.Errorf("qdrant: Addr %q: bad port %q", c.Addr, portText)
 		}
 	}
 	switch {

@@ -69,7 +69,7 @@ func schemaOf(params *qc.CollectionParams) (index.Schema, []string) {
 	for n, p := range params.GetSparseVectorsConfig().GetMap() {
 		s.Sparse = append(s.Sparse, n)
 		if p.GetModifier() != qc.Modifier_Idf {
-			problems = append(problems, fmt.Sprintf(" (sparse vector %q has no index.IDF modifier)", n))
+			problems = append(problems, fmt.Sprintf(" (sparse vector %q has no IDF modifier)", n))
 		}
 	}
 	sort.Strings(s.Sparse)

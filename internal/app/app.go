@@ -198,18 +198,28 @@ func LockDataDir(dir string) (*os.File, error) {
 	return f, nil
 }
 
-// Close stops the HTTP servers (waiting for the requests in flight), drains
-// the workers, then closes the index, NATS and the models. It is safe to
-// call more than once.
+// Close stops the HTTP API (waiting for the requests in flight), drains
+// the workers, stops the metrics server, then closes the index, NATS and
+// the models. It is safe to call more than once.
 func (s *Stack) Close() {
+	// The API first: no new query or submission. The probe and metrics
+	// server last: a draining worker stays live and observable until its
+	// jobs are released.
 	for _, srv := range s.servers {
-		srv.close()
+		if !srv.probes {
+			srv.close()
+		}
 	}
-	s.servers = nil
 	if s.stop != nil {
 		s.stop()
 	}
 	s.workers.Wait()
+	for _, srv := range s.servers {
+		if srv.probes {
+			srv.close()
+		}
+	}
+	s.servers = nil
 	for i := len(s.closers) - 1; i >= 0; i-- {
 		s.closers[i]()
 	}
@@ -264,6 +274,7 @@ func (s *Stack) ready() error {
 // server is one of the stack's HTTP listeners.
 type server struct {
 	addr     string
+	probes   bool // the metrics-only server of probes and scrapes
 	ln       net.Listener
 	http     *http.Server
 	requests sync.WaitGroup     // handlers running

@@ -40,7 +40,7 @@ type Config struct {
 	// defaults to a third of Topology.AckWait.
 	Worker worker.Config
 	// Topology sets the streams and consumers; its JobTimeout is the
-	// worker's.
+	// worker's unless Worker says otherwise (and then no longer).
 	Topology queue.Topology
 
 	// DataDir holds what the process keeps itself: the embedded JetStream
@@ -86,6 +86,9 @@ const (
 	DefaultHTTPAddr   = "127.0.0.1:8080"
 	DefaultNATSListen = "127.0.0.1:4222"
 	DefaultGeneration = 1
+	// DefaultMetricsAddr is where a worker serves /metrics, /healthz and
+	// /readyz.
+	DefaultMetricsAddr = "127.0.0.1:9090"
 )
 
 // withDefaults fills every zero field, the nested configurations' included
@@ -98,8 +101,9 @@ func (c Config) withDefaults() Config {
 	c.Generation = cmp.Or(c.Generation, DefaultGeneration)
 	c.Logger = cmp.Or(c.Logger, slog.Default())
 	c.Topology = c.Topology.WithDefaults()
-	// The dead-letter dedup window must cover the longest job.
-	c.Topology.JobTimeout = max(c.Topology.JobTimeout, cmp.Or(c.Worker.JobTimeout, worker.DefaultJobTimeout))
+	// One job timeout for the fleet: the topology's, which sizes the
+	// dead-letter dedup window every process applies.
+	c.Worker.JobTimeout = cmp.Or(c.Worker.JobTimeout, c.Topology.JobTimeout)
 	c.Worker.Concurrency = c.Workers
 	c.Worker.Heartbeat = cmp.Or(c.Worker.Heartbeat, worker.HeartbeatFor(c.Topology.AckWait))
 	c.Worker.Logger = cmp.Or(c.Worker.Logger, c.Logger)
@@ -108,14 +112,8 @@ func (c Config) withDefaults() Config {
 }
 
 // decodeThreads splits the cores between the jobs in flight rather than
-// let every decoder start one thread per core; an API alone leaves room for
-// two queries at once.
-func decodeThreads(workers int) int {
-	if workers == 0 {
-		return max(1, runtime.NumCPU()/2)
-	}
-	return max(1, runtime.NumCPU()/workers)
-}
+// let every decoder start one thread per core.
+func decodeThreads(workers int) int { return max(1, runtime.NumCPU()/max(1, workers)) }
 
 // Validate checks the configuration and every configuration inside it,
 // across them too: a heartbeat well within AckWait, a job timeout the

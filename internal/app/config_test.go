@@ -35,6 +35,9 @@ func TestConfigValidate(t *testing.T) {
 		// A heartbeat JetStream does not see within AckWait hands a running
 		// job to another worker.
 		{"heartbeat past ack wait", Config{Workers: 1, Worker: worker.Config{Heartbeat: 40 * time.Second}}, "shorter than the consumers' AckWait"},
+		// A worker whose jobs outlive the topology's timeout could be
+		// dead-lettered twice.
+		{"job timeout past the topology's", Config{Workers: 1, Worker: worker.Config{JobTimeout: time.Hour}}, "dead-letter dedup window"},
 		{"heartbeat past a short ack wait", Config{Workers: 1, Worker: worker.Config{Heartbeat: 10 * time.Second}, Topology: queue.Topology{AckWait: 5 * time.Second}}, "AckWait"},
 	} {
 		err := c.cfg.Validate()
@@ -45,15 +48,16 @@ func TestConfigValidate(t *testing.T) {
 }
 
 // The defaults the assembly decides follow the configuration: a heartbeat
-// a third of AckWait, a dead-letter window that covers the longest job.
+// a third of AckWait, the worker's job timeout the topology's (which sizes
+// the dead-letter window every process applies).
 func TestConfigDefaults(t *testing.T) {
 	t.Parallel()
-	c := Config{Workers: 3, Topology: queue.Topology{AckWait: 9 * time.Second}, Worker: worker.Config{JobTimeout: time.Hour}}.withDefaults()
+	c := Config{Workers: 3, Topology: queue.Topology{AckWait: 9 * time.Second, JobTimeout: time.Hour}}.withDefaults()
 	if c.Worker.Heartbeat != 3*time.Second || c.Worker.Concurrency != 3 {
 		t.Errorf("heartbeat %s, concurrency %d", c.Worker.Heartbeat, c.Worker.Concurrency)
 	}
-	if c.Topology.JobTimeout != time.Hour {
-		t.Errorf("the topology's job timeout %s does not cover the worker's hour", c.Topology.JobTimeout)
+	if c.Worker.JobTimeout != time.Hour {
+		t.Errorf("the worker's job timeout %s is not the topology's hour", c.Worker.JobTimeout)
 	}
 	if c.DataDir != DefaultDataDir || c.Generation != DefaultGeneration || c.Analyze.Decode.Threads < 1 {
 		t.Errorf("defaults %+v", c)

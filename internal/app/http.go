@@ -34,7 +34,7 @@ func (s *Stack) serve(ctx context.Context) error {
 			Ready:   s.ready,
 			Logger:  s.cfg.Logger,
 		}
-		if err := s.listen(ctx, s.cfg.HTTPAddr, a.Handler()); err != nil {
+		if err := s.listen(ctx, s.cfg.HTTPAddr, a.Handler(), false); err != nil {
 			return err
 		}
 	}
@@ -49,7 +49,7 @@ func (s *Stack) serve(ctx context.Context) error {
 			}
 			fmt.Fprintln(w, "ready")
 		})
-		if err := s.listen(ctx, s.cfg.MetricsAddr, mux); err != nil {
+		if err := s.listen(ctx, s.cfg.MetricsAddr, mux, true); err != nil {
 			return err
 		}
 	}
@@ -58,13 +58,13 @@ func (s *Stack) serve(ctx context.Context) error {
 
 // listen serves h on addr. Handlers are counted, so Close can wait for
 // every one of them before it frees the ONNX sessions they may be running.
-func (s *Stack) listen(ctx context.Context, addr string, h http.Handler) error {
+func (s *Stack) listen(ctx context.Context, addr string, h http.Handler, probes bool) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("http listen on %s: %w", addr, err)
 	}
 	reqCtx, abort := context.WithCancel(context.WithoutCancel(ctx))
-	v := &server{addr: addr, ln: ln, abort: abort}
+	v := &server{addr: addr, ln: ln, abort: abort, probes: probes}
 	v.http = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			v.requests.Add(1)

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/mediavec/mediavec/index"
 	"github.com/mediavec/mediavec/index/embedded"
+	"github.com/mediavec/mediavec/internal/vecmath"
 )
 
 // IndexConfig sets the embedded index benchmark.
@@ -79,15 +79,10 @@ func Index(ctx context.Context, cfg IndexConfig, w io.Writer) ([]IndexResult, er
 	rng := rand.New(rand.NewPCG(42, 7))
 	randVec := func() []float32 {
 		v := make([]float32, cfg.Dim)
-		var n float64
 		for i := range v {
 			v[i] = float32(rng.NormFloat64())
-			n += float64(v[i]) * float64(v[i])
 		}
-		inv := float32(1 / math.Sqrt(n))
-		for i := range v {
-			v[i] *= inv
-		}
+		vecmath.Normalize(v)
 		return v
 	}
 	// The loop's copy of the data: one contiguous slab, as the index keeps.
