@@ -3,6 +3,7 @@ package encoders
 import (
 	"cmp"
 	"errors"
+	"sync"
 )
 
 // Set is every shipped model, loaded: what a worker or an API process
@@ -24,43 +25,43 @@ type Set struct {
 // outputs), proves cfg's execution provider with SelfTest, and loads the
 // sessions. InitRuntime must have run. Any problem fails here, naming the
 // model, not at the first job.
+//
+// The checks, then the loads, run side by side: a worker that restarts
+// (a crash, a scale-up) is taking jobs again sooner. The first problem in
+// manifest order is the one reported, whatever finished first.
 func LoadAll(modelsDir string, cfg SessionConfig) (*Set, error) {
-	for _, m := range Manifest {
-		if _, _, err := m.Check(modelsDir); err != nil {
-			return nil, err
-		}
+	checks := make([]func() error, len(Manifest))
+	for i, m := range Manifest {
+		checks[i] = func() error { _, _, err := m.Check(modelsDir); return err }
+	}
+	if err := inParallel(checks...); err != nil {
+		return nil, err
 	}
 	if err := SelfTest(modelsDir, cfg); err != nil {
 		return nil, err
 	}
 	s := &Set{}
-	var err error
-	if s.Speech, err = LoadSpeech(modelsDir, cfg); err != nil {
-		return nil, err
-	}
-	if s.VAD, err = LoadVAD(modelsDir, cfg); err != nil {
-		s.Close()
-		return nil, err
-	}
-	if s.OCR, err = LoadOCR(modelsDir, OCRConfig{}, cfg); err != nil {
-		s.Close()
-		return nil, err
-	}
-	if s.CenterNet, err = LoadCenterNet(modelsDir, centerNetConfig(cfg), cfg); err != nil {
-		s.Close()
-		return nil, err
-	}
-	if s.Sentences, err = LoadSentenceEncoder(modelsDir, cfg); err != nil {
-		s.Close()
-		return nil, err
-	}
-	specs, err := ReadCLIPSpecs(modelsDir)
+	var clip []*CLIPSpec
+	err := inParallel(
+		func() (err error) { s.Speech, err = LoadSpeech(modelsDir, cfg); return err },
+		func() (err error) { s.VAD, err = LoadVAD(modelsDir, cfg); return err },
+		func() (err error) { s.OCR, err = LoadOCR(modelsDir, OCRConfig{}, cfg); return err },
+		func() (err error) { s.CenterNet, err = LoadCenterNet(modelsDir, centerNetConfig(cfg), cfg); return err },
+		func() (err error) { s.Sentences, err = LoadSentenceEncoder(modelsDir, cfg); return err },
+		func() error {
+			specs, err := ReadCLIPSpecs(modelsDir)
+			for i := range specs {
+				clip = append(clip, &specs[i])
+			}
+			return err
+		},
+	)
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
-	for _, spec := range specs {
-		c, err := LoadCLIP(spec.Dir, spec, cfg)
+	for _, spec := range clip {
+		c, err := LoadCLIP(spec.Dir, *spec, cfg)
 		if err != nil {
 			s.Close()
 			return nil, err
@@ -68,6 +69,23 @@ func LoadAll(modelsDir string, cfg SessionConfig) (*Set, error) {
 		s.CLIP = append(s.CLIP, NewCLIPModel(c, cfg.MaxBatch))
 	}
 	return s, nil
+}
+
+// inParallel runs fns side by side and returns the first error in their
+// order.
+func inParallel(fns ...func() error) error {
+	errs := make([]error, len(fns))
+	var wg sync.WaitGroup
+	for i, fn := range fns {
+		wg.Go(func() { errs[i] = fn() })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close releases every loaded session.

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -189,18 +190,29 @@ func TestFleetSurvivesCrashes(t *testing.T) {
 	}
 
 	// Chaos: SIGKILL a random worker every 0.6–1.5 s and start it again; once,
-	// restart the NATS server.
+	// restart the NATS server. A kill waits for a video to have settled since
+	// the last one: on a loaded machine (the other test packages running
+	// beside this one) a worker may need longer than the interval to start
+	// and finish a job, and kills that outpace all progress would prove
+	// nothing but the attempt limit.
 	chaosCtx, stopChaos := context.WithCancel(ctx)
 	chaosDone := make(chan struct{})
 	kills, natsRestarts := 0, 0
+	var settled atomic.Int32 // videos in a final state, written by the wait below
 	go func() {
 		defer close(chaosDone)
 		rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+		lastSettled := int32(-1)
 		for round := 0; ; round++ {
 			select {
 			case <-chaosCtx.Done():
 				return
 			case <-time.After(time.Duration(600+rng.IntN(900)) * time.Millisecond):
+			}
+			if n := settled.Load(); n == lastSettled && round > 3 {
+				continue
+			} else {
+				lastSettled = n
 			}
 			mu.Lock()
 			i := rng.IntN(len(workers))
@@ -236,6 +248,7 @@ func TestFleetSurvivesCrashes(t *testing.T) {
 				final[id] = st
 			}
 		}
+		settled.Store(int32(len(final)))
 	}
 	stopChaos()
 	<-chaosDone
