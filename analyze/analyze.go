@@ -47,6 +47,14 @@ type Config struct {
 	// a label of its frame: in the segment payload, the video's label
 	// summary and the timed text. Defaults to DefaultLabelMinScore.
 	LabelMinScore float32
+	// UnsafeThreshold is the probability of explicit content — P(Porn) +
+	// P(Hentai) — from which a frame counts as explicit. Defaults to
+	// DefaultUnsafeThreshold.
+	UnsafeThreshold float64
+	// UnsafeShare is the share of a video's classified frames that must
+	// be explicit (and at least one) for the video to be unsafe. Defaults
+	// to DefaultUnsafeShare.
+	UnsafeShare float64
 }
 
 // The defaults of Config.
@@ -58,6 +66,10 @@ const (
 	// DefaultMaxObjectFrames is every frame of a two-minute video at fps=1.
 	DefaultMaxObjectFrames = 120
 	DefaultLabelMinScore   = 0.25
+	// DefaultUnsafeThreshold and DefaultUnsafeShare make a video unsafe
+	// when a tenth of its frames or more are more likely explicit than not.
+	DefaultUnsafeThreshold = 0.5
+	DefaultUnsafeShare     = 0.1
 )
 
 func (c Config) withDefaults() Config {
@@ -67,6 +79,8 @@ func (c Config) withDefaults() Config {
 	c.MaxOCRFrames = cmp.Or(c.MaxOCRFrames, DefaultMaxOCRFrames)
 	c.MaxObjectFrames = cmp.Or(c.MaxObjectFrames, DefaultMaxObjectFrames)
 	c.LabelMinScore = cmp.Or(c.LabelMinScore, DefaultLabelMinScore)
+	c.UnsafeThreshold = cmp.Or(c.UnsafeThreshold, DefaultUnsafeThreshold)
+	c.UnsafeShare = cmp.Or(c.UnsafeShare, DefaultUnsafeShare)
 	return c
 }
 
@@ -85,6 +99,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("analyze: MaxObjectFrames %d is negative", c.MaxObjectFrames)
 	case c.LabelMinScore < 0 || c.LabelMinScore > 1:
 		return fmt.Errorf("analyze: LabelMinScore %v is not in [0, 1]", c.LabelMinScore)
+	case c.UnsafeThreshold < 0 || c.UnsafeThreshold > 2 || c.UnsafeThreshold != c.UnsafeThreshold:
+		return fmt.Errorf("analyze: UnsafeThreshold %v is not in [0, 2]", c.UnsafeThreshold)
+	case c.UnsafeShare < 0 || c.UnsafeShare > 1 || c.UnsafeShare != c.UnsafeShare:
+		return fmt.Errorf("analyze: UnsafeShare %v is not in [0, 1]", c.UnsafeShare)
 	}
 	if err := c.Decode.Validate(); err != nil {
 		return fmt.Errorf("analyze: %w", err)
@@ -105,6 +123,9 @@ type Models struct {
 	CenterNet *encoders.CenterNet
 	// Sentences gives text_use_v1, the video's text by meaning.
 	Sentences *encoders.SentenceEncoder
+	// Safety gives content safety (safety_nsfwjs_v1) and
+	// frame_mobilenet_v1.
+	Safety *encoders.SafetyModel
 }
 
 // SpaceInfo describes one space: what the index needs to hold it.
@@ -113,6 +134,10 @@ type SpaceInfo struct {
 	Modality string // frame, audio or text
 	Dim      int    // dense dimension; 0 for a sparse space
 	Sparse   bool
+	// Optional spaces are computed only when asked for by name: not by an
+	// analysis without Spaces, nor by the worker's jobs. The index holds
+	// them all the same.
+	Optional bool `json:",omitempty"`
 }
 
 // ErrUnknownSpace is returned for an analysis that asks for a space no
@@ -145,6 +170,7 @@ func New(cfg Config, m Models) (*Analyzer, error) {
 		lexicalStage{},
 		semanticStage{m.Sentences},
 		&objectsStage{model: m.CenterNet, maxFrames: cfg.MaxObjectFrames, minScore: cfg.LabelMinScore},
+		&safetyStage{model: m.Safety, maxFrames: cfg.MaxObjectFrames, unsafeThreshold: cfg.UnsafeThreshold, unsafeShare: cfg.UnsafeShare},
 	}
 	for _, c := range m.CLIP {
 		a.stages = append(a.stages, clipStage{c})
@@ -189,15 +215,23 @@ func (a *Analyzer) stageOf(space string) (Stage, SpaceInfo, bool) {
 }
 
 // Loaded lists the spaces this analyzer can compute: Spaces, less those
-// whose model is not loaded. It is what an analysis without Spaces uses.
-func (a *Analyzer) Loaded() []string {
+// whose model is not loaded.
+func (a *Analyzer) Loaded() []string { return a.loaded(true) }
+
+// Defaults lists the spaces an analysis without Spaces computes: Loaded,
+// less the optional ones.
+func (a *Analyzer) Defaults() []string { return a.loaded(false) }
+
+func (a *Analyzer) loaded(optional bool) []string {
 	var out []string
 	for _, st := range a.stages {
 		if !st.Loaded() {
 			continue
 		}
 		for _, s := range st.Spaces() {
-			out = append(out, s.Name)
+			if optional || !s.Optional {
+				out = append(out, s.Name)
+			}
 		}
 	}
 	return out
@@ -205,7 +239,7 @@ func (a *Analyzer) Loaded() []string {
 
 // Options shape one analysis. The zero value computes every loaded space.
 type Options struct {
-	// Spaces to compute; all that are loaded when empty.
+	// Spaces to compute; the analyzer's Defaults when empty.
 	Spaces []string
 	// Title, Caption and Hashtags are the caller's text about the video
 	// (the job's): each a text segment spanning the whole video, the
@@ -215,6 +249,9 @@ type Options struct {
 	Hashtags []string
 	// Thumbnails asks for a JPEG of every sampled frame.
 	Thumbnails bool
+	// Safety asks for the content-safety classification (when its model
+	// is loaded): class probabilities on frame segments, Result.Safety.
+	Safety bool
 	// Duplicate, when set, is asked with the source's content hash right
 	// after decoding, before any stage runs: when it names another video
 	// (an exact re-upload of one already indexed), the analysis stops there
@@ -239,6 +276,9 @@ type Segment struct {
 	Text     string           // text segments: the text embedded
 	Speech   float32          // audio segments: the share that is speech (VAD)
 	Labels   []string         // frame segments: the objects seen (objects_centernet_v1)
+	// Safety holds a frame segment's content-safety class probabilities,
+	// in encoders.NSFWClasses order.
+	Safety []float32
 }
 
 // ObjectCount summarises one object label over a video.
@@ -273,6 +313,9 @@ type Result struct {
 	// Cut counts, by stage, the texts longer than its model reads, which
 	// were embedded cut at its limit.
 	Cut map[string]int
+	// Safety is the content-safety summary, when it was asked for and its
+	// model is loaded.
+	Safety *Safety
 }
 
 // Count returns the number of segments per space.

@@ -36,9 +36,9 @@ type planned struct {
 func (a *Analyzer) plan(opts Options) (*plan, error) {
 	spaces := opts.Spaces
 	if len(spaces) == 0 {
-		spaces = a.Loaded()
+		spaces = a.Defaults()
 	}
-	req := Request{Spaces: spaces, Thumbnails: opts.Thumbnails, Title: opts.Title, Caption: opts.Caption, Hashtags: opts.Hashtags}
+	req := Request{Spaces: spaces, Thumbnails: opts.Thumbnails, Safety: opts.Safety, Title: opts.Title, Caption: opts.Caption, Hashtags: opts.Hashtags}
 	for _, s := range spaces {
 		st, info, ok := a.stageOf(s)
 		if !ok {
@@ -261,7 +261,12 @@ func (p *plan) units(media *decode.Media, outs []*Output) []TextUnit {
 func (p *plan) merge(outs []*Output, res *Result) {
 	// outs[i] is the output of p.stages[i].
 	labels := map[time.Duration][]string{}
+	probs := map[time.Duration][]float32{}
 	for i, o := range outs {
+		maps.Copy(probs, o.Probs)
+		if o.Safety != nil {
+			res.Safety = o.Safety
+		}
 		if o.Cut > 0 {
 			if res.Cut == nil {
 				res.Cut = map[string]int{}
@@ -281,8 +286,14 @@ func (p *plan) merge(outs []*Output, res *Result) {
 	}
 	res.Segments = slices.DeleteFunc(res.Segments, func(s Segment) bool { return !p.req.Wants(s.Space) })
 	for i, s := range res.Segments {
-		if l, ok := labels[s.Start]; ok && s.Modality == "frame" {
+		if s.Modality != "frame" {
+			continue
+		}
+		if l, ok := labels[s.Start]; ok {
 			res.Segments[i].Labels = l
+		}
+		if p, ok := probs[s.Start]; ok {
+			res.Segments[i].Safety = p
 		}
 	}
 	for _, space := range p.req.Spaces {

@@ -47,6 +47,8 @@ type Request struct {
 	Text bool
 	// Thumbnails asks for a JPEG of every sampled frame.
 	Thumbnails bool
+	// Safety asks for the content-safety classification of frames.
+	Safety bool
 	// Title, Caption and Hashtags are the caller's text about the video.
 	Title    string
 	Caption  string
@@ -161,6 +163,11 @@ type Output struct {
 	// Cut counts the texts that were longer than the stage's model reads
 	// and were embedded cut at its limit.
 	Cut int
+	// Probs are the content-safety class probabilities of the frame
+	// sampled at a time: every frame segment sampled then carries them.
+	Probs map[time.Duration][]float32
+	// Safety is the video's content-safety summary.
+	Safety *Safety
 }
 
 // A TextQuerier is a stage whose space a text query searches: it embeds

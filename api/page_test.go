@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,7 +11,30 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/mediavec/mediavec/analyze"
+	"github.com/mediavec/mediavec/encoders"
+	"github.com/mediavec/mediavec/internal/clips"
 )
+
+// unsafeAnalyzer classifies frames with the real safety model, its unsafe
+// threshold below what any frame scores: every video it indexes is unsafe.
+func unsafeAnalyzer(t *testing.T) *analyze.Analyzer {
+	t.Helper()
+	if err := encoders.InitRuntime(encoders.DefaultORTLib()); err != nil {
+		t.Fatalf("%v (run scripts/setup)", err)
+	}
+	m, err := encoders.LoadSafety(encoders.DefaultModelsDir(), encoders.SafetyConfig{}, encoders.SessionConfig{})
+	if err != nil {
+		t.Fatalf("%v (run scripts/setup)", err)
+	}
+	t.Cleanup(func() { m.Close() })
+	a, err := analyze.New(analyze.Config{UnsafeThreshold: 1e-12}, analyze.Models{Safety: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
 
 // artifactsDir is where browser tests keep their screenshots: the
 // MEDIAVEC_ARTIFACTS folder, or artifacts/ at the repository root.
@@ -141,5 +165,27 @@ func TestSearchPageInChromium(t *testing.T) {
 	likeIDs := text("more-like-this results", chromedp.Evaluate[string](`Array.from(document.querySelectorAll("li.result")).map(li => li.dataset.videoId).join(",")`))
 	if strings.Contains(likeIDs, "beach") || strings.Count(likeIDs, ",") != 1 {
 		t.Errorf("more like beach shows %q, want the two other videos", likeIDs)
+	}
+
+	// Safe search: a video judged unsafe (the real safety model, its
+	// threshold lowered below what any frame scores) is shown and marked
+	// without the switch, and left out with it.
+	f.h.AddWith(unsafeAnalyzer(t), "night", clips.MakeT(t, t.TempDir(), clips.Spec{Name: "night", Video: "mandelbrot", Seconds: 3}), "Surfing at night")
+	search := func(safe bool) string {
+		t.Helper()
+		text("set the switch", chromedp.Evaluate[string](fmt.Sprintf(`document.getElementById("safe").checked = %v; document.getElementById("like").value = ""; document.getElementById("text").value = "surfing"; document.querySelector("#status").textContent = ""; ""`, safe)))
+		step("search", chromedp.Click("#go"))
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("#status").textContent.includes("surfing")`,
+			chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+			t.Fatalf("the text query never finished: %v", err)
+		}
+		return text("results", chromedp.Evaluate[string](`Array.from(document.querySelectorAll("li.result")).map(li => li.dataset.videoId + (li.classList.contains("unsafe") ? "!" : "")).join(",")`))
+	}
+	if got := search(false); !strings.Contains(got, "night!") || !strings.Contains(got, "beach") {
+		t.Errorf("without safe search the page shows %q, want night marked unsafe (night!) and beach", got)
+	}
+	screenshot("search-page-unsafe-marked.png")
+	if got := search(true); strings.Contains(got, "night") || !strings.Contains(got, "beach") {
+		t.Errorf("with safe search the page shows %q, want beach and not night", got)
 	}
 }

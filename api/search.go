@@ -33,6 +33,8 @@ type SearchRequest struct {
 	Limit  int           `json:"limit,omitempty"`
 	Spaces []string      `json:"spaces,omitempty"`
 	Filter *FilterFields `json:"filter,omitempty"`
+	// Safe leaves out the videos judged unsafe.
+	Safe bool `json:"safe,omitempty"`
 }
 
 // FilterFields is a payload filter in a request.
@@ -118,7 +120,7 @@ func (a *API) searchJSON(w http.ResponseWriter, r *http.Request) (search.Respons
 	if err := a.checkSpaces(req.Spaces); err != nil {
 		return search.Response{}, err
 	}
-	opts := search.Options{Limit: req.Limit, Spaces: req.Spaces, Filter: req.Filter.filter()}
+	opts := search.Options{Limit: req.Limit, Spaces: req.Spaces, Filter: req.Filter.filter(), Safe: req.Safe}
 	switch {
 	case req.Like != "":
 		return a.Search.Like(r.Context(), req.Like, opts)
@@ -204,6 +206,12 @@ func (a *API) searchUpload(w http.ResponseWriter, r *http.Request) (search.Respo
 			if err := a.checkSpaces(opts.Spaces); err != nil {
 				return search.Response{}, err
 			}
+		case "safe":
+			safe, err := strconv.ParseBool(field(part))
+			if err != nil {
+				return search.Response{}, badRequest("safe must be true or false")
+			}
+			opts.Safe = safe
 		case "labels":
 			opts.Filter.Labels = lists.Split(field(part))
 		default:
@@ -219,7 +227,7 @@ func (a *API) searchUpload(w http.ResponseWriter, r *http.Request) (search.Respo
 		return search.Response{}, err
 	}
 	if mode == "near_duplicates" {
-		return a.Search.NearDuplicates(r.Context(), upload, "uploaded query", search.NearDupOptions{Threshold: threshold, Limit: opts.Limit, Filter: opts.Filter})
+		return a.Search.NearDuplicates(r.Context(), upload, "uploaded query", search.NearDupOptions{Threshold: threshold, Limit: opts.Limit, Filter: opts.Filter, Safe: opts.Safe})
 	}
 	return a.Search.Media(r.Context(), upload, "uploaded query", opts)
 }

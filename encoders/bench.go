@@ -137,6 +137,15 @@ func Benchmark(ctx context.Context, cfg BenchConfig, w io.Writer) ([]BenchRow, e
 		}
 		print(r)
 	}
+	if want(ModelSafety) {
+		sr, err := benchSafety(cfg, []int{1, 4, 16})
+		for _, r := range sr {
+			print(r)
+		}
+		if err != nil {
+			return rows, err
+		}
+	}
 	if want(SpaceFrameDCT) {
 		print(benchFrameDCT(cfg.MinTime))
 	}
@@ -516,6 +525,69 @@ func benchCenterNet(cfg BenchConfig, batches []int) ([]BenchRow, error) {
 			return rows, err
 		}
 		rows = append(rows, BenchRow{Encoder: SpaceFrameCenterNet, Batch: b, Items: "512x512 frame", PerSec: enc, BarePerSec: bare, AllocsPerItm: allocs})
+	}
+	return rows, nil
+}
+
+// benchSafety runs the safety model (classes and pooled features of
+// 224×224 frames, as decode delivers them: scaling, the session call,
+// normalising) against the bare session call on the same prepared tensor,
+// at each batch size.
+func benchSafety(cfg BenchConfig, batches []int) ([]BenchRow, error) {
+	var rows []BenchRow
+	const s = NSFWInput
+	frame := make([]byte, s*s*3)
+	for i := range frame {
+		frame[i] = byte(i * 13)
+	}
+	if cfg.Frame512 != nil {
+		// Every other pixel of the photo's centre.
+		for y := range s {
+			for x := range s {
+				src := ((y*2+32)*CenterNetInput + x*2 + 32) * 3
+				copy(frame[(y*s+x)*3:(y*s+x)*3+3], cfg.Frame512[src:src+3])
+			}
+		}
+	}
+	for _, b := range batches {
+		m, err := LoadSafety(cfg.ModelsDir, SafetyConfig{MaxBatch: b}, cfg.Session)
+		if err != nil {
+			return rows, err
+		}
+		imgs := make([]Image, b)
+		x := make([]float32, b*s*s*3)
+		for i := range imgs {
+			imgs[i] = Image{RGB: frame, Width: s, Height: s}
+			nsfwPixels(imgs[i], x[i*s*s*3:(i+1)*s*s*3])
+		}
+		in, err := ort.NewTensor(ort.NewShape(int64(b), s, s, 3), x)
+		if err != nil {
+			m.Close()
+			return rows, err
+		}
+		bare, _, err := measure(cfg.MinTime, b, func() error {
+			outs := []ort.Value{nil, nil}
+			err := m.sess.Run([]ort.Value{in}, outs)
+			for _, o := range outs {
+				if o != nil {
+					o.Destroy()
+				}
+			}
+			return err
+		})
+		in.Destroy()
+		var enc, allocs float64
+		if err == nil {
+			enc, allocs, err = measure(cfg.MinTime, b, func() error {
+				_, err := m.run(imgs)
+				return err
+			})
+		}
+		m.Close()
+		if err != nil {
+			return rows, err
+		}
+		rows = append(rows, BenchRow{Encoder: ModelSafety, Batch: b, Items: "224x224 frame", PerSec: enc, BarePerSec: bare, AllocsPerItm: allocs})
 	}
 	return rows, nil
 }

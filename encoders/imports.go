@@ -19,6 +19,12 @@ var TFJSImports = map[string]TFJSImport{
 		Outputs:      []string{centerNetKeypoints, centerNetWH, CenterNetFeatures},
 		DynamicBatch: true, SHA256: CenterNetSHA256,
 	},
+	ModelSafety: {
+		// The probabilities, and the pooled features before the classifier
+		// (frame_mobilenet_v1). The input's batch is already free.
+		Source: "nsfwjs/mobilenet_v2_mid/model.json", File: NSFWFile,
+		Outputs: []string{nsfwProbs, NSFWFeatures + "=" + nsfwFeatures}, SHA256: NSFWSHA256,
+	},
 	SpaceTextUSE: {
 		// The inputs are a sparse batch: their first dimension is already
 		// free.

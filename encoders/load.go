@@ -16,6 +16,9 @@ type Set struct {
 	CenterNet *CenterNet
 	// Sentences is Universal Sentence Encoder Lite: text_use_v1.
 	Sentences *SentenceEncoder
+	// Safety is nsfwjs's classifier: safety_nsfwjs_v1 and
+	// frame_mobilenet_v1.
+	Safety *SafetyModel
 	// CLIP holds the user-supplied CLIP-family models found under
 	// MODELS/clip/*/clip.json, each its own space.
 	CLIP []*CLIPModel
@@ -48,6 +51,7 @@ func LoadAll(modelsDir string, cfg SessionConfig) (*Set, error) {
 		func() (err error) { s.OCR, err = LoadOCR(modelsDir, OCRConfig{}, cfg); return err },
 		func() (err error) { s.CenterNet, err = LoadCenterNet(modelsDir, centerNetConfig(cfg), cfg); return err },
 		func() (err error) { s.Sentences, err = LoadSentenceEncoder(modelsDir, cfg); return err },
+		func() (err error) { s.Safety, err = LoadSafety(modelsDir, safetyConfig(cfg), cfg); return err },
 		func() error {
 			specs, err := ReadCLIPSpecs(modelsDir)
 			for i := range specs {
@@ -106,6 +110,9 @@ func (s *Set) Close() error {
 	if s.Sentences != nil {
 		errs = append(errs, s.Sentences.Close())
 	}
+	if s.Safety != nil {
+		errs = append(errs, s.Safety.Close())
+	}
 	for _, c := range s.CLIP {
 		errs = append(errs, c.Close())
 	}
@@ -120,4 +127,13 @@ func centerNetConfig(cfg SessionConfig) CenterNetConfig {
 		return CenterNetConfig{MaxBatch: cmp.Or(cfg.MaxBatch, 8)}
 	}
 	return CenterNetConfig{}
+}
+
+// safetyConfig batches the safety model's frames only on a GPU, as
+// CenterNet's.
+func safetyConfig(cfg SessionConfig) SafetyConfig {
+	if cfg.Provider != "" && cfg.Provider != "cpu" {
+		return SafetyConfig{MaxBatch: cmp.Or(cfg.MaxBatch, 8)}
+	}
+	return SafetyConfig{}
 }

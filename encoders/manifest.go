@@ -143,6 +143,25 @@ var Manifest = []Model{
 		License:       "MIT (human-models package and its CenterNet export)",
 	},
 	{
+		Name: ModelSafety, Space: SpaceFrameMobileNet, Version: 1, Modality: "frame",
+		Files:  []ModelFile{{Name: NSFWFile, SHA256: NSFWSHA256}},
+		Inputs: []TensorSpec{{File: NSFWFile, Name: nsfwInput, Shape: []int64{-1, NSFWInput, NSFWInput, 3}}},
+		Outputs: []TensorSpec{
+			{File: NSFWFile, Name: nsfwProbs, Shape: []int64{-1, int64(len(NSFWClasses))}},
+			{File: NSFWFile, Name: nsfwFeatures},
+		},
+		Preprocessing: "RGB/255, bilinear resize with aligned corners to 224x224 (as nsfwjs's classify) → probabilities of Drawing, Hentai, Neutral, Porn, Sexy per frame; per video the maximum and the share of frames ≥ 0.5 per class, and an unsafe flag",
+		Source:        "npm nsfwjs@4.4.0 dist/models/mobilenet_v2_mid (MobileNetV2-Mid graph model in JavaScript modules, unpacked by setup), converted by mediavec models import-tfjs",
+		License:       "MIT (nsfwjs and its models)",
+	},
+	{
+		Name: SpaceFrameMobileNet, Space: SpaceFrameMobileNet, Version: 1, Modality: "frame", Dim: MobileNetDim, Distance: "cosine",
+		Files:         []ModelFile{{Name: NSFWFile, SHA256: NSFWSHA256}},
+		Preprocessing: "the same session call: the pooled 1792-d feature vector before nsfwjs's classifier → L2",
+		Source:        "npm nsfwjs@4.4.0 dist/models/mobilenet_v2_mid, converted by mediavec models import-tfjs",
+		License:       "MIT (nsfwjs and its models)",
+	},
+	{
 		Name: SpaceTextUSE, Space: SpaceTextUSE, Version: 1, Modality: "text", Dim: USEDim, Distance: "cosine",
 		Files: []ModelFile{{Name: USEFile, SHA256: USESHA256}, {Name: USEVocabFile, SHA256: USEVocabSHA256}},
 		Inputs: []TensorSpec{

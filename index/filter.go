@@ -12,12 +12,14 @@ type Filter struct {
 	Labels []string
 	// TStartFrom and TStartTo bound t_start: From ≤ t_start < To.
 	TStartFrom, TStartTo *float64
+	// ExcludeUnsafe drops the points marked unsafe (Payload.Unsafe).
+	ExcludeUnsafe bool
 }
 
 // IsZero reports whether the filter lets every point through.
 func (f Filter) IsZero() bool {
 	return len(f.VideoIDs) == 0 && len(f.ExcludeVideoIDs) == 0 && f.Space == "" && f.Modality == "" &&
-		len(f.Labels) == 0 && f.TStartFrom == nil && f.TStartTo == nil
+		len(f.Labels) == 0 && f.TStartFrom == nil && f.TStartTo == nil && !f.ExcludeUnsafe
 }
 
 // Match reports whether a payload passes the filter. Backends that filter
@@ -44,6 +46,9 @@ func (f Filter) Match(p *Payload) bool {
 		return false
 	}
 	if f.TStartTo != nil && p.TStart >= *f.TStartTo {
+		return false
+	}
+	if f.ExcludeUnsafe && p.Unsafe {
 		return false
 	}
 	return true

@@ -27,14 +27,20 @@ type Point struct {
 
 // Payload is what a point carries besides its vectors.
 type Payload struct {
-	VideoID   string            `json:"video_id"`
-	Space     string            `json:"space,omitempty"`
-	Modality  string            `json:"modality,omitempty"`
-	TStart    float64           `json:"t_start"`
-	TEnd      float64           `json:"t_end"`
-	Text      string            `json:"text,omitempty"`
-	Labels    []string          `json:"labels,omitempty"`
-	Speech    float64           `json:"speech,omitempty"` // audio segments: the share that is speech (VAD)
+	VideoID  string   `json:"video_id"`
+	Space    string   `json:"space,omitempty"`
+	Modality string   `json:"modality,omitempty"`
+	TStart   float64  `json:"t_start"`
+	TEnd     float64  `json:"t_end"`
+	Text     string   `json:"text,omitempty"`
+	Labels   []string `json:"labels,omitempty"`
+	Speech   float64  `json:"speech,omitempty"` // audio segments: the share that is speech (VAD)
+	// Safety holds content-safety scores by name: a frame's class
+	// probabilities, a video's summary.
+	Safety map[string]float64 `json:"safety,omitempty"`
+	// Unsafe marks every point of a video judged unsafe, so a safe search
+	// drops them inside the index, before the limit.
+	Unsafe    bool              `json:"unsafe,omitempty"`
 	Source    string            `json:"source,omitempty"`
 	IndexedAt time.Time         `json:"indexed_at"`
 	Fields    map[string]string `json:"fields,omitempty"` // caller-supplied
@@ -64,6 +70,9 @@ func (p Payload) Clone() Payload {
 	p.Labels = slices.Clone(p.Labels)
 	if p.Fields != nil {
 		p.Fields = maps.Clone(p.Fields)
+	}
+	if p.Safety != nil {
+		p.Safety = maps.Clone(p.Safety)
 	}
 	return p
 }

@@ -128,6 +128,12 @@ type Event struct {
 	// Labels is the video's object label summary: each COCO label seen,
 	// with the number of sampled frames it was seen in.
 	Labels map[string]int `json:"labels,omitempty"`
+	// Safety is the video's content-safety summary: per class the highest
+	// frame probability ("porn_max") and the share of frames showing it
+	// ("porn_share"), "unsafe_frames", "frames"; Unsafe says it is not safe
+	// to show.
+	Safety map[string]float64 `json:"safety,omitempty"`
+	Unsafe bool               `json:"unsafe,omitempty"`
 	// Cut counts, by analysis stage, the texts longer than its model
 	// reads, which were embedded cut at its limit.
 	Cut map[string]int `json:"cut,omitempty"`

@@ -21,6 +21,8 @@ type NearDupOptions struct {
 	Limit int
 	// Filter restricts the candidate segments.
 	Filter index.Filter
+	// Safe leaves out the videos judged unsafe (Options.Safe).
+	Safe bool
 }
 
 // DefaultNearDupThreshold is where a candidate counts as a copy. On the
@@ -69,6 +71,7 @@ func (s *Searcher) NearDuplicates(ctx context.Context, r io.Reader, name string,
 		opts.Threshold = DefaultNearDupThreshold
 	}
 	opts.Limit = min(cmp.Or(max(opts.Limit, 0), DefaultLimit), MaxLimit)
+	opts.Filter.ExcludeUnsafe = opts.Filter.ExcludeUnsafe || opts.Safe
 	space := encoders.SpaceFrameDCT
 	res, err := s.analyzer.Reader(ctx, r, name, analyze.Options{Spaces: []string{space}})
 	if err != nil {

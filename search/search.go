@@ -39,6 +39,9 @@ type Options struct {
 	Spaces []string
 	// Filter restricts the candidate segments (labels, videos, time).
 	Filter index.Filter
+	// Safe leaves out the videos judged unsafe, inside the index, before
+	// the limit (Filter.ExcludeUnsafe).
+	Safe bool
 }
 
 // DefaultLimit is Options.Limit's default; MaxLimit caps it.
@@ -49,6 +52,7 @@ const (
 
 func (o Options) withDefaults() Options {
 	o.Limit = min(cmp.Or(max(o.Limit, 0), DefaultLimit), MaxLimit)
+	o.Filter.ExcludeUnsafe = o.Filter.ExcludeUnsafe || o.Safe
 	return o
 }
 
@@ -75,6 +79,35 @@ type Result struct {
 	Labels  []string           `json:"labels"`
 	// Alignment is set on near-duplicate results.
 	Alignment *Alignment `json:"alignment,omitempty"`
+	// Safety is the video's content-safety summary, when it was
+	// classified.
+	Safety *Safety `json:"safety,omitempty"`
+}
+
+// Safety is a result's content-safety summary: per class (lower case) the
+// highest frame probability and the share of frames showing it, and
+// whether the video is unsafe.
+type Safety struct {
+	Unsafe bool               `json:"unsafe"`
+	Max    map[string]float64 `json:"max"`
+	Share  map[string]float64 `json:"share"`
+}
+
+// SafetyOf reads a video point's safety scores ("CLASS_max",
+// "CLASS_share"; see worker.SafetyScores); nil when there are none.
+func SafetyOf(p index.Payload) *Safety {
+	if len(p.Safety) == 0 {
+		return nil
+	}
+	s := &Safety{Unsafe: p.Unsafe, Max: map[string]float64{}, Share: map[string]float64{}}
+	for k, v := range p.Safety {
+		if class, ok := strings.CutSuffix(k, "_max"); ok {
+			s.Max[class] = v
+		} else if class, ok := strings.CutSuffix(k, "_share"); ok {
+			s.Share[class] = v
+		}
+	}
+	return s
 }
 
 // Response is what every query returns.
@@ -309,6 +342,7 @@ func (s *Searcher) finish(ctx context.Context, results []Result) (Response, erro
 	for i := range results {
 		if p, ok := byVideo[results[i].VideoID]; ok {
 			results[i].Title = p.Fields["title"]
+			results[i].Safety = SafetyOf(p)
 			if p.Labels != nil {
 				results[i].Labels = p.Labels
 			}

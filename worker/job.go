@@ -94,7 +94,7 @@ func (w *Worker) Write(ctx context.Context, job queue.Job, res *analyze.Result) 
 // content hashes are. Benchmarks analyse with them too, to measure what a
 // job costs.
 func (w *Worker) AnalysisOptions(job queue.Job) analyze.Options {
-	opts := analyze.Options{Spaces: job.Spaces, Thumbnails: w.cfg.Thumbs != nil}
+	opts := analyze.Options{Spaces: job.Spaces, Thumbnails: w.cfg.Thumbs != nil, Safety: true}
 	if job.Text != nil {
 		opts.Title, opts.Caption, opts.Hashtags = job.Text.Title, job.Text.Caption, job.Text.Hashtags
 	}
@@ -117,7 +117,7 @@ func (w *Worker) jobSpaces(job queue.Job) []string {
 	if len(job.Spaces) > 0 {
 		return job.Spaces
 	}
-	return w.analyzer.Loaded()
+	return w.analyzer.Defaults()
 }
 
 // duplicateOf returns the indexed video recorded under key, other than

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/mediavec/mediavec/analyze"
@@ -19,13 +20,14 @@ func Points(job queue.Job, res *analyze.Result, now time.Time) (segments []index
 		title = job.Text.Title
 		fields = map[string]string{"title": title}
 	}
+	unsafe := res.Safety != nil && res.Safety.Unsafe
 	for _, s := range res.Segments {
 		p := index.Point{
 			ID: index.SegmentID(job.VideoID, s.Space, s.Ordinal),
 			Payload: index.Payload{
 				VideoID: job.VideoID, Space: s.Space, Modality: s.Modality,
 				TStart: s.Start.Seconds(), TEnd: s.End.Seconds(), Text: s.Text, Speech: float64(s.Speech),
-				Labels: s.Labels, Source: job.Source, IndexedAt: now,
+				Labels: s.Labels, Source: job.Source, IndexedAt: now, Safety: classScores(s.Safety), Unsafe: unsafe,
 			},
 		}
 		if s.Vector != nil {
@@ -42,7 +44,7 @@ func Points(job queue.Job, res *analyze.Result, now time.Time) (segments []index
 		Payload: index.Payload{
 			VideoID: job.VideoID, Modality: "video", TStart: 0, TEnd: res.Info.Duration.Seconds(),
 			Text: title, Source: job.Source, IndexedAt: now, Fields: fields,
-			Labels: analyze.Labels(res.Objects),
+			Labels: analyze.Labels(res.Objects), Safety: SafetyScores(res.Safety), Unsafe: unsafe,
 		},
 	}
 	if len(res.PooledSparse) > 0 {
@@ -114,6 +116,35 @@ func labelSummary(res *analyze.Result) map[string]int {
 	m := make(map[string]int, len(res.Objects))
 	for _, o := range res.Objects {
 		m[o.Label] = o.Frames
+	}
+	return m
+}
+
+// classScores are a frame's content-safety probabilities by class, lower
+// case ("porn": 0.01); none when the frame was not classified.
+func classScores(probs []float32) map[string]float64 {
+	if len(probs) != len(encoders.NSFWClasses) {
+		return nil
+	}
+	m := make(map[string]float64, len(probs))
+	for c, name := range encoders.NSFWClasses {
+		m[strings.ToLower(name)] = float64(probs[c])
+	}
+	return m
+}
+
+// SafetyScores are a video's content-safety summary as payload scores:
+// "CLASS_max" and "CLASS_share" per class, and "unsafe_frames"; none when
+// the video was not classified. search reads them back (search.SafetyOf).
+func SafetyScores(s *analyze.Safety) map[string]float64 {
+	if s == nil {
+		return nil
+	}
+	m := map[string]float64{"unsafe_frames": float64(s.UnsafeFrames), "frames": float64(s.Frames)}
+	for _, name := range encoders.NSFWClasses {
+		k := strings.ToLower(name)
+		m[k+"_max"] = float64(s.Max[name])
+		m[k+"_share"] = s.Share[name]
 	}
 	return m
 }

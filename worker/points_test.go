@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -38,5 +39,44 @@ func TestPointsCarryLabels(t *testing.T) {
 	f := index.Filter{Labels: []string{"dog"}}
 	if !f.Match(&segs[0].Payload) || f.Match(&segs[1].Payload) {
 		t.Error("a labels filter does not select the frame with the dog")
+	}
+}
+
+// TestPointsCarrySafety: a frame's class probabilities go into its
+// segment's payload by class name, the video's summary into the video
+// point's scores, and the verdict onto every point, so a safe filter drops
+// every segment of an unsafe video.
+func TestPointsCarrySafety(t *testing.T) {
+	probs := []float32{0.1, 0.05, 0.15, 0.6, 0.1}
+	res := &analyze.Result{
+		Segments: []analyze.Segment{
+			{Space: encoders.SpaceFrameDCT, Modality: "frame", Ordinal: 0, End: time.Second, Vector: []float32{1, 0}, Safety: probs},
+			{Space: encoders.SpaceTextLexical, Modality: "title", Sparse: &encoders.Sparse{Indices: []uint32{1}, Values: []float32{1}}},
+		},
+		Safety: &analyze.Safety{
+			Frames: 1, UnsafeFrames: 1, Unsafe: true,
+			Max:   map[string]float32{"Drawing": 0.1, "Hentai": 0.05, "Neutral": 0.15, "Porn": 0.6, "Sexy": 0.1},
+			Share: map[string]float64{"Drawing": 0, "Hentai": 0, "Neutral": 0, "Porn": 1, "Sexy": 0},
+		},
+	}
+	segs, video := Points(queue.Job{VideoID: "v1", Source: "file:///v1.mp4"}, res, time.Now())
+	if p := segs[0].Payload.Safety; len(p) != 5 || math.Abs(p["porn"]-0.6) > 1e-6 || math.Abs(p["neutral"]-0.15) > 1e-6 {
+		t.Errorf("frame segment safety %v", p)
+	}
+	if segs[1].Payload.Safety != nil {
+		t.Errorf("a text segment carries frame probabilities: %v", segs[1].Payload.Safety)
+	}
+	v := video.Payload.Safety
+	if math.Abs(v["porn_max"]-0.6) > 1e-6 || v["porn_share"] != 1 || v["unsafe_frames"] != 1 || v["frames"] != 1 || len(v) != 12 {
+		t.Errorf("video safety scores %v", v)
+	}
+	f := index.Filter{ExcludeUnsafe: true}
+	for _, p := range append(segs, video) {
+		if !p.Payload.Unsafe || f.Match(&p.Payload) {
+			t.Errorf("point %s: unsafe %v, kept by the safe filter", p.ID, p.Payload.Unsafe)
+		}
+	}
+	if SafetyScores(nil) != nil {
+		t.Error("an unclassified video has safety scores")
 	}
 }

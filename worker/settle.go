@@ -94,7 +94,9 @@ func (w *Worker) settle(ctx context.Context, msg jetstream.Msg, job queue.Job, a
 		if len(res.Cut) > 0 {
 			log.Warn("texts longer than their model reads were embedded cut at its limit", "cut", res.Cut)
 		}
-		if err := queue.PublishEvent(ctx, w.js, queue.Event{VideoID: job.VideoID, JobID: job.JobID, State: queue.StateIndexed, Spaces: counts, Stages: stages, Labels: labels, Cut: res.Cut}); err != nil {
+		unsafe := res.Safety != nil && res.Safety.Unsafe
+		if err := queue.PublishEvent(ctx, w.js, queue.Event{VideoID: job.VideoID, JobID: job.JobID, State: queue.StateIndexed, Spaces: counts, Stages: stages, Labels: labels, Cut: res.Cut,
+			Safety: SafetyScores(res.Safety), Unsafe: unsafe}); err != nil {
 			log.Warn("indexed event not published", "err", err)
 		}
 		if err := msg.DoubleAck(ctx); err != nil {
@@ -102,7 +104,7 @@ func (w *Worker) settle(ctx context.Context, msg jetstream.Msg, job queue.Job, a
 		}
 		w.cfg.Metrics.settled("indexed", "")
 		w.cfg.Metrics.indexed(res)
-		log.Info("job indexed", "segments", counts, "stages_ms", stages)
+		log.Info("job indexed", "segments", counts, "stages_ms", stages, "unsafe", unsafe)
 		return
 	}
 

@@ -91,7 +91,7 @@ func runBenchEncoders(ctx context.Context, args []string, stdout, stderr io.Writ
 	threads := fs.Int("intra-op-threads", encoders.DefaultIntraOpThreads, "threads one inference may use")
 	provider := fs.String("provider", encoders.DefaultProvider, "execution provider: cpu, cuda or tensorrt")
 	minTime := fs.Duration("time", time.Second, "how long each measurement runs")
-	only := fs.String("only", "", "only the encoders whose name starts with this (frame_centernet_v1, audio_speech_v1, vad_silero, ocr_ppocrv4, frame_dct_v1)")
+	only := fs.String("only", "", "only the encoders whose name starts with this (frame_centernet_v1, audio_speech_v1, vad_silero, ocr_ppocrv4, text_use_v1, safety_nsfwjs_v1, frame_dct_v1)")
 	tfjsDir := fs.String("tfjs-models", filepath.Join(encoders.DefaultModelsDir(), "tfjs"), "folder of centernet.json, for the converter's wall time")
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -304,7 +304,7 @@ func TestDockerfile(t *testing.T) {
 	}
 	defer f.Close()
 	var entrypoint, cmd, health string
-	var envKeys []string
+	var envKeys, converted []string
 	exposes := map[string]bool{}
 	sc := bufio.NewScanner(f)
 	var line string
@@ -315,7 +315,7 @@ func TestDockerfile(t *testing.T) {
 			continue
 		}
 		line += text
-		fields := strings.Fields(line)
+		full, fields := line, strings.Fields(line)
 		line = ""
 		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
 			continue
@@ -343,6 +343,16 @@ func TestDockerfile(t *testing.T) {
 			for _, p := range fields[1:] {
 				exposes[p] = true
 			}
+		case "RUN":
+			// for m in NAME…; do … import-tfjs --for "$m"
+			if i := slices.Index(fields, "in"); i > 0 && fields[i-2] == "for" && strings.Contains(full, "import-tfjs") {
+				for _, f := range fields[i+1:] {
+					converted = append(converted, strings.TrimSuffix(f, ";"))
+					if strings.HasSuffix(f, ";") {
+						break
+					}
+				}
+			}
 		case "ENV":
 			for _, kv := range fields[1:] {
 				if k, _, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "MEDIAVEC_") {
@@ -368,6 +378,12 @@ func TestDockerfile(t *testing.T) {
 	}
 	if !exposes["8080"] || !exposes["9090"] {
 		t.Errorf("EXPOSE %v: want the API's 8080 and the worker's metrics 9090", exposes)
+	}
+	// Every shipped model made from TF.js is converted in the image.
+	for name := range encoders.TFJSImports {
+		if !slices.Contains(converted, name) {
+			t.Errorf("the image does not convert %s (models import-tfjs --for %s)", name, name)
+		}
 	}
 }
 

@@ -160,6 +160,13 @@ func TestEndToEnd(t *testing.T) {
 
 	before := searchJSON(t, ctx, s.HTTPURL(), f.query)
 	assertClip3First(t, before)
+	// Every video was classified for content safety; none of these clips
+	// is unsafe.
+	for _, r := range before.Results {
+		if r.Safety == nil || r.Safety.Unsafe || len(r.Safety.Max) != len(encoders.NSFWClasses) {
+			t.Errorf("%s: safety %+v, want a safe verdict with every class", r.VideoID, r.Safety)
+		}
+	}
 
 	// After a restart on the same data folder the same search answers the
 	// same way.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mediavec/mediavec/analyze"
 	"github.com/mediavec/mediavec/decode"
 	"github.com/mediavec/mediavec/encoders"
 	"github.com/mediavec/mediavec/index/qdrant"
@@ -71,6 +72,31 @@ func (o decodeOptions) apply(cfg *app.Config) error {
 		Sampling: policy, Roots: lists.Split(*o.roots), MaxDuration: *o.maxDuration, Threads: *o.threads,
 		HTTP: decode.HTTPPolicy{AllowPrivate: *o.allowPrivate, AllowHosts: lists.Split(*o.allowHosts)},
 	}
+	return nil
+}
+
+// safetyOptions are the flags that say when a video is unsafe.
+type safetyOptions struct {
+	threshold, share *float64
+}
+
+func safetyFlags(fs *flag.FlagSet) safetyOptions {
+	return safetyOptions{
+		threshold: fs.Float64("unsafe-threshold", analyze.DefaultUnsafeThreshold, "P(Porn) + P(Hentai) from which a sampled frame counts as explicit"),
+		share:     fs.Float64("unsafe-share", analyze.DefaultUnsafeShare, "share of a video's sampled frames that must be explicit (and at least one) for it to be unsafe"),
+	}
+}
+
+func (o safetyOptions) apply(cfg *app.Config) error {
+	// Zero would mean the default in analyze.Config; refuse it rather than
+	// turn "everything" into 0.5.
+	switch {
+	case !(*o.threshold > 0 && *o.threshold <= 2):
+		return fmt.Errorf("%w: --unsafe-threshold %v is not in (0, 2]", errUsage, *o.threshold)
+	case !(*o.share > 0 && *o.share <= 1):
+		return fmt.Errorf("%w: --unsafe-share %v is not in (0, 1] (a video is unsafe from one explicit frame with any small share)", errUsage, *o.share)
+	}
+	cfg.Analyze.UnsafeThreshold, cfg.Analyze.UnsafeShare = *o.threshold, *o.share
 	return nil
 }
 

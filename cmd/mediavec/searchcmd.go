@@ -30,6 +30,7 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	limit := fs.Int("limit", search.DefaultLimit, "number of videos to return")
 	spaces := fs.String("spaces", "", "comma-separated spaces to search (default: all)")
 	labels := fs.String("labels", "", "comma-separated labels every matched segment must carry")
+	safe := fs.Bool("safe", false, "leave out the videos judged unsafe (content safety; off by default)")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -55,7 +56,7 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	switch {
 	case *video != "" || *img != "":
 		path := *video + *img
-		fields := map[string]string{"limit": fmt.Sprint(*limit), "spaces": *spaces, "labels": *labels}
+		fields := map[string]string{"limit": fmt.Sprint(*limit), "spaces": *spaces, "labels": *labels, "safe": fmt.Sprint(*safe)}
 		if *nearDups {
 			fields["mode"] = "near_duplicates"
 			if *threshold > 0 {
@@ -64,7 +65,7 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		req, err = uploadSearchRequest(ctx, base, path, fields)
 	default:
-		sr := api.SearchRequest{Like: *like, Text: *text, Limit: *limit, Spaces: lists.Split(*spaces)}
+		sr := api.SearchRequest{Like: *like, Text: *text, Limit: *limit, Spaces: lists.Split(*spaces), Safe: *safe}
 		if *labels != "" {
 			sr.Filter = &api.FilterFields{Labels: lists.Split(*labels)}
 		}
@@ -136,7 +137,7 @@ func printResults(w io.Writer, resp search.Response) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RANK\tVIDEO\tSCORE\tSPACES\tLABELS\tBEST MATCHES (video ↔ query)")
+	fmt.Fprintln(tw, "RANK\tVIDEO\tSCORE\tSPACES\tLABELS\tSAFETY\tBEST MATCHES (video ↔ query)")
 	for i, r := range resp.Results {
 		var spaces []string
 		for _, s := range sortedKeys(r.Spaces) {
@@ -154,7 +155,14 @@ func printResults(w io.Writer, resp search.Response) {
 			// The video's label summary, most frames first: its top few.
 			labels = strings.Join(r.Labels[:min(len(r.Labels), 4)], ",")
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%.4f\t%s\t%s\t%s\n", i+1, r.VideoID, r.Score, strings.Join(spaces, " "), labels, strings.Join(matches, "; "))
+		safety := "-" // not classified
+		if r.Safety != nil {
+			safety = "safe"
+			if r.Safety.Unsafe {
+				safety = "UNSAFE"
+			}
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%.4f\t%s\t%s\t%s\t%s\n", i+1, r.VideoID, r.Score, strings.Join(spaces, " "), labels, safety, strings.Join(matches, "; "))
 	}
 	tw.Flush()
 }

@@ -21,6 +21,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	workers := fs.Int("workers", worker.DefaultConcurrency, "jobs processed at once (0: serve the API and queue only)")
 	mopts := modelFlags(fs)
 	dopts := decodeFlags(fs)
+	sopts := safetyFlags(fs)
 	generation := fs.Int("generation", app.DefaultGeneration, "the collections' generation to write and create (segments_gN, videos_gN)")
 	alsoWrite := fs.Int("also-write-generation", 0, "during a rollout, also keep this older generation up to date; 0: none")
 	thumbsDir := fs.String("thumbs", "", "folder for the JPEG thumbnails of sampled frames (default: DATA/thumbs)")
@@ -54,6 +55,9 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if err := dopts.apply(&cfg); err != nil {
+		return err
+	}
+	if err := sopts.apply(&cfg); err != nil {
 		return err
 	}
 	s, err := start(ctx, cfg)

@@ -20,6 +20,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	thumbsDir := fs.String("thumbs", "", "shared folder for frame thumbnails (default: none are kept)")
 	mopts := modelFlags(fs)
 	dopts := decodeFlags(fs)
+	sopts := safetyFlags(fs)
 	topology := topologyFlags(fs, "replicas of every stream (3 on a cluster)")
 	drain := fs.Duration("drain-timeout", worker.DefaultDrainTimeout, "on SIGTERM, how long jobs in flight may finish before they are released")
 	generation := fs.Int("generation", app.DefaultGeneration, "the collections' generation this worker writes (segments_gN, videos_gN); a new model set is a new generation")
@@ -49,6 +50,9 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if err := dopts.apply(&cfg); err != nil {
+		return err
+	}
+	if err := sopts.apply(&cfg); err != nil {
 		return err
 	}
 	s, err := start(ctx, cfg)

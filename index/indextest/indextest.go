@@ -241,6 +241,7 @@ func testFilters(t *testing.T, s *suite) {
 				p.Payload.Labels = append(p.Payload.Labels, "dog")
 				p.Payload.Modality = "shot"
 			}
+			p.Payload.Unsafe = v == "v2"
 			pts = append(pts, p)
 		}
 	}
@@ -265,6 +266,7 @@ func testFilters(t *testing.T, s *suite) {
 		{"time range", index.Filter{VideoIDs: []string{"v1"}, TStartFrom: f64(1), TStartTo: f64(3)}, []string{"v1/1", "v1/2"}},
 		{"modality", index.Filter{Modality: "shot", ExcludeVideoIDs: []string{"v3"}}, []string{"v1/2", "v2/2"}},
 		{"space", index.Filter{Space: "nope"}, []string{}},
+		{"safe", index.Filter{ExcludeUnsafe: true, Labels: []string{"dog"}}, []string{"v1/2", "v3/2"}},
 	}
 	for _, tc := range cases {
 		got := q(tc.f)
@@ -435,6 +437,7 @@ func testGet(t *testing.T, s *suite) {
 			VideoID: "vid", Space: "a", Modality: "video", TStart: 1.5, TEnd: 30.25,
 			Text: "a dog on a skateboard", Labels: []string{"dog", "skateboard"}, Source: "file:///x.mp4", Speech: 0.75,
 			IndexedAt: at, Fields: map[string]string{"title": "Skater dog"},
+			Safety: map[string]float64{"porn_max": 0.25, "neutral_share": 1}, Unsafe: true,
 		},
 	}
 	s.upsert(t, c, p)

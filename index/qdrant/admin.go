@@ -24,6 +24,7 @@ var payloadIndexes = []struct {
 	{"space", qc.FieldType_FieldTypeKeyword},
 	{"modality", qc.FieldType_FieldTypeKeyword},
 	{"labels", qc.FieldType_FieldTypeKeyword},
+	{"unsafe", qc.FieldType_FieldTypeBool},
 	{"t_start", qc.FieldType_FieldTypeFloat},
 }
 

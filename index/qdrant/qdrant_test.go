@@ -55,7 +55,7 @@ func TestQdrantFilterMapping(t *testing.T) {
 	got := qdrantFilter(index.Filter{
 		VideoIDs: []string{"a", "b"}, ExcludeVideoIDs: []string{"c"},
 		Space: "frame_dct_v1", Modality: "frame", Labels: []string{"dog", "cat"},
-		TStartFrom: f64p(1.5), TStartTo: f64p(9),
+		TStartFrom: f64p(1.5), TStartTo: f64p(9), ExcludeUnsafe: true,
 	})
 	want := &qc.Filter{
 		Must: []*qc.Condition{
@@ -66,7 +66,7 @@ func TestQdrantFilterMapping(t *testing.T) {
 			qc.NewMatchKeyword("labels", "cat"),
 			qc.NewRange("t_start", &qc.Range{Gte: f64p(1.5), Lt: f64p(9)}),
 		},
-		MustNot: []*qc.Condition{qc.NewMatchKeywords("video_id", "c")},
+		MustNot: []*qc.Condition{qc.NewMatchKeywords("video_id", "c"), qc.NewMatchBool("unsafe", true)},
 	}
 	if !proto.Equal(got, want) {
 		t.Errorf("filter\n got %v\nwant %v", got, want)
@@ -579,7 +579,7 @@ func TestQdrantEnsure(t *testing.T) {
 	wantIndexes := map[string]qc.PayloadSchemaType{
 		"video_id": qc.PayloadSchemaType_Keyword, "space": qc.PayloadSchemaType_Keyword,
 		"modality": qc.PayloadSchemaType_Keyword, "labels": qc.PayloadSchemaType_Keyword,
-		"t_start": qc.PayloadSchemaType_Float,
+		"t_start": qc.PayloadSchemaType_Float, "unsafe": qc.PayloadSchemaType_Bool,
 	}
 	got := map[string]qc.PayloadSchemaType{}
 	for k, v := range info.GetPayloadSchema() {

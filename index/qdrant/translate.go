@@ -231,6 +231,9 @@ func qdrantFilter(f index.Filter) *qc.Filter {
 	for _, l := range f.Labels {
 		out.Must = append(out.Must, qc.NewMatchKeyword("labels", l))
 	}
+	if f.ExcludeUnsafe {
+		out.MustNot = append(out.MustNot, qc.NewMatchBool(keyUnsafe, true))
+	}
 	if f.TStartFrom != nil || f.TStartTo != nil {
 		out.Must = append(out.Must, qc.NewRange("t_start", &qc.Range{Gte: f.TStartFrom, Lt: f.TStartTo}))
 	}
@@ -289,6 +292,8 @@ const (
 	keyIndexedAt = "indexed_at"
 	keyFields    = "fields"
 	keySpeech    = "speech"
+	keySafety    = "safety"
+	keyUnsafe    = "unsafe"
 )
 
 // qdrantPayload maps a Payload onto Qdrant payload: video_id and the
@@ -334,6 +339,20 @@ func qdrantPayload(p index.Payload) (map[string]*qc.Value, error) {
 		}
 		m[keySpeech] = qc.NewValueDouble(p.Speech)
 	}
+	if len(p.Safety) > 0 {
+		scores := make(map[string]*qc.Value, len(p.Safety))
+		for k, v := range p.Safety {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("safety score %s %v is not finite", k, v)
+			}
+			check(keySafety, k)
+			scores[k] = qc.NewValueDouble(v)
+		}
+		m[keySafety] = qc.NewValueFromFields(scores)
+	}
+	if p.Unsafe {
+		m[keyUnsafe] = qc.NewValueBool(true)
+	}
 	if !p.IndexedAt.IsZero() {
 		m[keyIndexedAt] = qc.NewValueString(p.IndexedAt.Format(time.RFC3339Nano))
 	}
@@ -373,6 +392,15 @@ func payloadFrom(m map[string]*qc.Value) (index.Payload, error) {
 			p.TEnd = numberValue(v)
 		case keySpeech:
 			p.Speech = numberValue(v)
+		case keySafety:
+			if fields := v.GetStructValue().GetFields(); len(fields) > 0 {
+				p.Safety = make(map[string]float64, len(fields))
+				for k, fv := range fields {
+					p.Safety[k] = numberValue(fv)
+				}
+			}
+		case keyUnsafe:
+			p.Unsafe = v.GetBoolValue()
 		case keyLabels:
 			for _, l := range v.GetListValue().GetValues() {
 				p.Labels = append(p.Labels, l.GetStringValue())

@@ -25,7 +25,7 @@ func LoadModels(cfg Config) (*encoders.Set, error) {
 // newAnalyzer is the analyzer of a model set: every model the set loaded
 // goes to the stage that uses it.
 func newAnalyzer(cfg Config, set *encoders.Set) (*analyze.Analyzer, error) {
-	return analyze.New(cfg.Analyze, analyze.Models{Speech: set.Speech, VAD: set.VAD, OCR: set.OCR, CLIP: set.CLIP, CenterNet: set.CenterNet, Sentences: set.Sentences})
+	return analyze.New(cfg.Analyze, analyze.Models{Speech: set.Speech, VAD: set.VAD, OCR: set.OCR, CLIP: set.CLIP, CenterNet: set.CenterNet, Sentences: set.Sentences, Safety: set.Safety})
 }
 
 // LoadAnalyzer loads the models and returns the analyzer a worker with cfg

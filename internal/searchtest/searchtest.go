@@ -79,14 +79,20 @@ func WithAnalyzer(t *testing.T, a *analyze.Analyzer) *Harness {
 
 // Add indexes the file at path as videoID in the given spaces (the frame
 // and text spaces when none are given, which need no model), with its
-// thumbnails.
+// thumbnails and, when the analyzer has the model, its content safety.
 func (h *Harness) Add(videoID, path, title string, spaces ...string) {
+	h.t.Helper()
+	h.AddWith(h.Analyzer, videoID, path, title, spaces...)
+}
+
+// AddWith is Add through another analyzer (one configured otherwise).
+func (h *Harness) AddWith(a *analyze.Analyzer, videoID, path, title string, spaces ...string) {
 	h.t.Helper()
 	if len(spaces) == 0 {
 		spaces = []string{encoders.SpaceFrameDCT, encoders.SpaceTextLexical}
 	}
 	ctx := h.t.Context()
-	res, err := h.Analyzer.Source(ctx, path, analyze.Options{Spaces: spaces, Title: title, Thumbnails: true})
+	res, err := a.Source(ctx, path, analyze.Options{Spaces: spaces, Title: title, Thumbnails: true, Safety: true})
 	if err != nil {
 		h.t.Fatalf("analyse %s: %v", path, err)
 	}

@@ -218,6 +218,12 @@ type modelJSON struct {
 	ConvertedBy   string `json:"convertedBy"`
 	ModelTopology struct {
 		Node []NodeDef `json:"node"`
+		// A Keras layers model has a model config instead of nodes:
+		// under model_config (tf.keras's save format) or at the top
+		// (class_name and config).
+		ModelConfig  json.RawMessage `json:"model_config"`
+		ClassName    string          `json:"class_name"`
+		KerasVersion string          `json:"keras_version"`
 	} `json:"modelTopology"`
 	Signature       Signature     `json:"signature"`
 	WeightsManifest []weightGroup `json:"weightsManifest"`
@@ -253,8 +259,16 @@ func Load(path string) (*GraphModel, error) {
 	if err := json.Unmarshal(raw, &mj); err != nil {
 		return nil, fmt.Errorf("parse TF.js model %s: %w", path, err)
 	}
+	top := mj.ModelTopology
+	if mj.Format == "layers-model" || (len(top.Node) == 0 && (len(top.ModelConfig) > 0 || top.ClassName != "" || top.KerasVersion != "")) {
+		keras := ""
+		if top.KerasVersion != "" {
+			keras = ", Keras " + top.KerasVersion
+		}
+		return nil, fmt.Errorf("TF.js model %s: a Keras layers model (layers-model%s): %w: only TF.js graph models are imported; convert it first with tensorflowjs_converter --input_format=tfjs_layers_model --output_format=tfjs_graph_model", path, keras, ErrUnsupported)
+	}
 	if mj.Format != "" && mj.Format != "graph-model" {
-		return nil, fmt.Errorf("TF.js model %s: format %q: %w (only graph models; a layers model must be converted to a graph model first)", path, mj.Format, ErrUnsupported)
+		return nil, fmt.Errorf("TF.js model %s: format %q: %w (only graph models)", path, mj.Format, ErrUnsupported)
 	}
 	if len(mj.ModelTopology.Node) == 0 {
 		return nil, fmt.Errorf("TF.js model %s: no modelTopology.node: not a graph model", path)
