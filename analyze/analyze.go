@@ -43,10 +43,19 @@ type Config struct {
 	// over the whole video (each is a 512×512 RGB image in memory).
 	// Defaults to DefaultMaxObjectFrames.
 	MaxObjectFrames int
-	// LabelMinScore is the detection score from which an object becomes
-	// a label of its frame: in the segment payload, the video's label
-	// summary and the timed text. Defaults to DefaultLabelMinScore.
+	// LabelMinScore is the detection score from which an object counts
+	// as seen in a frame. Defaults to DefaultLabelMinScore.
 	LabelMinScore float32
+	// LabelSure, LabelMeanScore and LabelMinFrames say which labels are
+	// believable in a video, and only those are kept anywhere (the frame
+	// segments' payload, the video's label summary, the timed text): its
+	// best frame scores at least LabelSure, its frames where it is seen
+	// average at least LabelMeanScore, and it is seen in at least
+	// LabelMinFrames frames (or every frame of a shorter video). Default
+	// to DefaultLabelSure, DefaultLabelMeanScore, DefaultLabelMinFrames.
+	LabelSure      float32
+	LabelMeanScore float32
+	LabelMinFrames int
 	// UnsafeThreshold is the probability of explicit content — P(Porn) +
 	// P(Hentai) — from which a frame counts as explicit. Defaults to
 	// DefaultUnsafeThreshold.
@@ -66,6 +75,15 @@ const (
 	// DefaultMaxObjectFrames is every frame of a two-minute video at fps=1.
 	DefaultMaxObjectFrames = 120
 	DefaultLabelMinScore   = 0.25
+	// A label is believable when the detector is at least even-odds sure
+	// of it in one frame, does not merely flicker at the detection floor
+	// (0.25–0.35) around that frame, and persists past one frame: on
+	// opencv-doc's and scikit-image's real media these keep the objects a
+	// person sees and drop the detector's confusions; on generated test
+	// patterns nothing (see docs/models.md).
+	DefaultLabelSure      = 0.5
+	DefaultLabelMeanScore = 0.4
+	DefaultLabelMinFrames = 2
 	// DefaultUnsafeThreshold and DefaultUnsafeShare make a video unsafe
 	// when a tenth of its frames or more are more likely explicit than not.
 	DefaultUnsafeThreshold = 0.5
@@ -79,6 +97,9 @@ func (c Config) withDefaults() Config {
 	c.MaxOCRFrames = cmp.Or(c.MaxOCRFrames, DefaultMaxOCRFrames)
 	c.MaxObjectFrames = cmp.Or(c.MaxObjectFrames, DefaultMaxObjectFrames)
 	c.LabelMinScore = cmp.Or(c.LabelMinScore, DefaultLabelMinScore)
+	c.LabelSure = cmp.Or(c.LabelSure, DefaultLabelSure)
+	c.LabelMeanScore = cmp.Or(c.LabelMeanScore, DefaultLabelMeanScore)
+	c.LabelMinFrames = cmp.Or(c.LabelMinFrames, DefaultLabelMinFrames)
 	c.UnsafeThreshold = cmp.Or(c.UnsafeThreshold, DefaultUnsafeThreshold)
 	c.UnsafeShare = cmp.Or(c.UnsafeShare, DefaultUnsafeShare)
 	return c
@@ -99,6 +120,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("analyze: MaxObjectFrames %d is negative", c.MaxObjectFrames)
 	case c.LabelMinScore < 0 || c.LabelMinScore > 1:
 		return fmt.Errorf("analyze: LabelMinScore %v is not in [0, 1]", c.LabelMinScore)
+	case c.LabelSure < 0 || c.LabelSure > 1 || c.LabelMeanScore < 0 || c.LabelMeanScore > 1:
+		return fmt.Errorf("analyze: LabelSure %v and LabelMeanScore %v must be in [0, 1]", c.LabelSure, c.LabelMeanScore)
+	case c.LabelMinFrames < 0:
+		return fmt.Errorf("analyze: LabelMinFrames %d is negative", c.LabelMinFrames)
 	case c.UnsafeThreshold < 0 || c.UnsafeThreshold > 2 || c.UnsafeThreshold != c.UnsafeThreshold:
 		return fmt.Errorf("analyze: UnsafeThreshold %v is not in [0, 2]", c.UnsafeThreshold)
 	case c.UnsafeShare < 0 || c.UnsafeShare > 1 || c.UnsafeShare != c.UnsafeShare:
@@ -169,7 +194,9 @@ func New(cfg Config, m Models) (*Analyzer, error) {
 		&ocrStage{ocr: m.OCR, every: cfg.OCREvery, width: cfg.OCRWidth, maxFrames: cfg.MaxOCRFrames},
 		lexicalStage{},
 		semanticStage{m.Sentences},
-		&objectsStage{model: m.CenterNet, maxFrames: cfg.MaxObjectFrames, minScore: cfg.LabelMinScore},
+		&objectsStage{model: m.CenterNet, maxFrames: cfg.MaxObjectFrames, rule: labelRule{
+			minScore: cfg.LabelMinScore, sure: cfg.LabelSure, meanScore: cfg.LabelMeanScore, minFrames: cfg.LabelMinFrames,
+		}},
 		&safetyStage{model: m.Safety, maxFrames: cfg.MaxObjectFrames, unsafeThreshold: cfg.UnsafeThreshold, unsafeShare: cfg.UnsafeShare},
 	}
 	for _, c := range m.CLIP {

@@ -13,15 +13,39 @@ import (
 
 // objectsStage runs CenterNet on sampled frames: frame_centernet_v1 (a
 // learned frame embedding) when asked for, and the COCO object labels of
-// each frame, which also run for the text spaces. Each label becomes a
-// label of its frame (on every frame segment sampled then), a line of the
-// video's label summary, and a text unit for each run of consecutive
-// frames it is seen in, counted once per frame, so that a text query finds
-// the videos where an object is there longest.
+// each frame, which also run for the text spaces. Each label believable in
+// the video (labelRule) becomes a label of the frames it is seen in (on
+// every frame segment sampled then), a line of the video's label summary,
+// and a text unit for each run of consecutive frames it is seen in,
+// counted once per frame, so that a text query finds the videos where an
+// object is there longest.
 type objectsStage struct {
 	model     *encoders.CenterNet
 	maxFrames int
-	minScore  float32
+	rule      labelRule
+}
+
+// labelRule says when a label is seen in a frame (minScore) and when it is
+// believable in a video: its best frame at least sure, the frames it is
+// seen in at least meanScore on average, and at least minFrames of them
+// (or all the video has). A detector's single confident frame of a test
+// pattern, or a label flickering at the detection floor for a whole
+// static scene, is noise; a person seen clearly in a few frames is not.
+type labelRule struct {
+	minScore, sure, meanScore float32
+	minFrames                 int
+}
+
+func (r labelRule) believable(seen []float32, frames int) bool {
+	if len(seen) < min(r.minFrames, frames) {
+		return false
+	}
+	var best, sum float32
+	for _, s := range seen {
+		best = max(best, s)
+		sum += s
+	}
+	return best >= r.sure && sum/float32(len(seen)) >= r.meanScore
 }
 
 func (s *objectsStage) Name() string { return "objects" }
@@ -50,26 +74,35 @@ func (s *objectsStage) Run(ctx context.Context, in *Input, out *Output) error {
 		return &encoders.Error{Model: encoders.ModelObjectsCenterNet, Op: "detect objects", Err: err}
 	}
 	embed := in.Request.Wants(encoders.SpaceFrameCenterNet)
+	// Each label's best score in each frame it is seen in.
+	scores := map[string][]float32{}
+	perFrame := make([]map[string]float32, len(found))
+	for k, fo := range found {
+		perFrame[k] = map[string]float32{}
+		for _, d := range fo.Detections {
+			if d.Score >= s.rule.minScore {
+				perFrame[k][d.Label] = max(perFrame[k][d.Label], d.Score)
+			}
+		}
+		for l, sc := range perFrame[k] {
+			scores[l] = append(scores[l], sc)
+		}
+	}
 	counts := map[string]*ObjectCount{}
+	for l, seen := range scores {
+		if s.rule.believable(seen, len(found)) {
+			counts[l] = &ObjectCount{Label: l, Frames: len(seen), MaxScore: slices.Max(seen)}
+		}
+	}
 	open := map[string]int{} // label → its unit in the run up to this frame
 	out.Labels = map[time.Duration][]string{}
 	for k, fo := range found {
 		f := frames[k]
 		var labels []string
-		for _, d := range fo.Detections {
-			if d.Score < s.minScore {
-				continue
+		for l := range perFrame[k] {
+			if counts[l] != nil {
+				labels = append(labels, l)
 			}
-			c := counts[d.Label]
-			if c == nil {
-				c = &ObjectCount{Label: d.Label}
-				counts[d.Label] = c
-			}
-			if !slices.Contains(labels, d.Label) {
-				labels = append(labels, d.Label)
-				c.Frames++
-			}
-			c.MaxScore = max(c.MaxScore, d.Score)
 		}
 		slices.Sort(labels)
 		out.Labels[f.Start] = labels

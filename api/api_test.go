@@ -170,10 +170,15 @@ func TestAPIQueries(t *testing.T) {
 		}
 	}
 
-	// More like this never returns the video itself.
+	// The other clips are unrelated test patterns: no close match by
+	// default; with the floor at 0, both, never the video itself.
 	r = do(t, jsonReq(t, srv.URL, `{"like": "beach", "limit": 5}`, ""))
+	if r.code != 200 || len(r.resp.Results) != 0 || r.resp.Below != 2 {
+		t.Fatalf("like: %d %s, want no close match and 2 under the floor", r.code, r.body)
+	}
+	r = do(t, jsonReq(t, srv.URL, `{"like": "beach", "limit": 5, "min_score": 0}`, ""))
 	if r.code != 200 || len(r.resp.Results) != 2 {
-		t.Fatalf("like: %d %s", r.code, r.body)
+		t.Fatalf("like with min_score 0: %d %s", r.code, r.body)
 	}
 	for _, res := range r.resp.Results {
 		if res.VideoID == "beach" {
@@ -184,7 +189,7 @@ func TestAPIQueries(t *testing.T) {
 	// A raw vector of the right dimension is a query too.
 	vec := make([]float32, 255)
 	vec[0] = 1
-	vb, _ := json.Marshal(map[string]any{"vector": vec, "space": "frame_dct_v1", "limit": 2})
+	vb, _ := json.Marshal(map[string]any{"vector": vec, "space": "frame_dct_v1", "limit": 2, "min_score": 0})
 	if r := do(t, jsonReq(t, srv.URL, string(vb), "")); r.code != 200 || len(r.resp.Results) != 2 {
 		t.Errorf("vector query: %d %s", r.code, r.body)
 	}
@@ -232,6 +237,8 @@ func TestAPIRejectsBadRequests(t *testing.T) {
 		{"malformed JSON", jsonReq(t, srv.URL, `{"text": `, ""), 400, "JSON"},
 		{"unknown field", jsonReq(t, srv.URL, `{"txt": "a"}`, ""), 400, `unknown field "txt"`},
 		{"limit too large", jsonReq(t, srv.URL, `{"text": "a", "limit": 1000}`, ""), 400, "limit"},
+		{"min_score over 1", jsonReq(t, srv.URL, `{"text": "a", "min_score": 1.5}`, ""), 400, "min_score"},
+		{"min_score not a number", uploadReq(t, srv.URL, f.png, map[string]string{"min_score": "high"}), 400, "min_score"},
 		{"JSON body too large", jsonReq(t, srv.URL, long, ""), 413, "limit"},
 		{"unknown video", jsonReq(t, srv.URL, `{"like": "nope"}`, ""), 404, "not indexed"},
 		{"no query file", uploadReq(t, srv.URL, "", map[string]string{"limit": "3"}), 400, "no query file"},

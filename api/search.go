@@ -35,6 +35,9 @@ type SearchRequest struct {
 	Filter *FilterFields `json:"filter,omitempty"`
 	// Safe leaves out the videos judged unsafe.
 	Safe bool `json:"safe,omitempty"`
+	// MinScore is the floor, in [0, 1]: absent, the calibration's
+	// default; 0 returns every result.
+	MinScore *float64 `json:"min_score,omitempty"`
 }
 
 // FilterFields is a payload filter in a request.
@@ -120,7 +123,10 @@ func (a *API) searchJSON(w http.ResponseWriter, r *http.Request) (search.Respons
 	if err := a.checkSpaces(req.Spaces); err != nil {
 		return search.Response{}, err
 	}
-	opts := search.Options{Limit: req.Limit, Spaces: req.Spaces, Filter: req.Filter.filter(), Safe: req.Safe}
+	if m := req.MinScore; m != nil && !(*m >= 0 && *m <= 1) {
+		return search.Response{}, badRequest("min_score must be a number in [0, 1]")
+	}
+	opts := search.Options{Limit: req.Limit, Spaces: req.Spaces, Filter: req.Filter.filter(), Safe: req.Safe, MinScore: req.MinScore}
 	switch {
 	case req.Like != "":
 		return a.Search.Like(r.Context(), req.Like, opts)
@@ -140,7 +146,8 @@ func (a *API) searchJSON(w http.ResponseWriter, r *http.Request) (search.Respons
 
 // searchUpload saves the uploaded query file to a temporary file (an mp4
 // may need seeking) and searches with it. Fields: file (or video, image),
-// mode (similar or near_duplicates), limit, spaces, labels, threshold.
+// mode (similar or near_duplicates), limit, spaces, labels, threshold,
+// safe, min_score.
 func (a *API) searchUpload(w http.ResponseWriter, r *http.Request) (search.Response, error) {
 	r.Body = http.MaxBytesReader(w, r.Body, a.MaxUpload)
 	mr, err := r.MultipartReader()
@@ -206,6 +213,12 @@ func (a *API) searchUpload(w http.ResponseWriter, r *http.Request) (search.Respo
 			if err := a.checkSpaces(opts.Spaces); err != nil {
 				return search.Response{}, err
 			}
+		case "min_score":
+			f, err := parseMinScore(field(part))
+			if err != nil {
+				return search.Response{}, err
+			}
+			opts.MinScore = &f
 		case "safe":
 			safe, err := strconv.ParseBool(field(part))
 			if err != nil {
@@ -230,6 +243,14 @@ func (a *API) searchUpload(w http.ResponseWriter, r *http.Request) (search.Respo
 		return a.Search.NearDuplicates(r.Context(), upload, "uploaded query", search.NearDupOptions{Threshold: threshold, Limit: opts.Limit, Filter: opts.Filter, Safe: opts.Safe})
 	}
 	return a.Search.Media(r.Context(), upload, "uploaded query", opts)
+}
+
+func parseMinScore(s string) (float64, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(f >= 0 && f <= 1) {
+		return 0, badRequest("min_score must be a number in [0, 1]")
+	}
+	return f, nil
 }
 
 func (a *API) spaceInfo(name string) (analyze.SpaceInfo, bool) {

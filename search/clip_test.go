@@ -70,7 +70,7 @@ func TestCLIPModelIsWiredThrough(t *testing.T) {
 	}
 	f, _ := os.Open(png)
 	defer f.Close()
-	resp, err := h.searcher.Media(t.Context(), f, "red.png", Options{Spaces: []string{"clip_tiny"}})
+	resp, err := h.searcher.Media(t.Context(), f, "red.png", Options{Spaces: []string{"clip_tiny"}, MinScore: noFloor})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,3 +26,7 @@ func harnessWith(t *testing.T, a *analyze.Analyzer) *harness {
 	h := searchtest.WithAnalyzer(t, a)
 	return &harness{Harness: h, searcher: NewSearcher(h.Analyzer, h.Index)}
 }
+
+// noFloor is Options.MinScore for tests about something else than the
+// floor: every result, however unrelated.
+var noFloor = new(float64)

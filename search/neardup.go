@@ -116,6 +116,7 @@ func (s *Searcher) NearDuplicates(ctx context.Context, r io.Reader, name string,
 		}
 	}
 	var results []Result
+	below := 0
 	for video, ps := range pairs {
 		if err := ctx.Err(); err != nil {
 			return Response{}, err
@@ -123,6 +124,7 @@ func (s *Searcher) NearDuplicates(ctx context.Context, r io.Reader, name string,
 		chain, total := align(ps)
 		score := total / float64(len(frames))
 		if score < opts.Threshold {
+			below++
 			continue
 		}
 		r := Result{VideoID: video, Score: score, Source: source[video], Spaces: map[string]float64{space: score}, Labels: []string{}}
@@ -141,7 +143,7 @@ func (s *Searcher) NearDuplicates(ctx context.Context, r io.Reader, name string,
 	if len(results) > opts.Limit {
 		results = results[:opts.Limit]
 	}
-	return s.finish(ctx, results)
+	return s.finish(ctx, Response{Results: results, Kind: KindNearDuplicates, Searched: []string{space}, MinScore: opts.Threshold, Below: below})
 }
 
 // align returns the heaviest chain of pairs in which both the query frame

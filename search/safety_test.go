@@ -69,19 +69,19 @@ func TestSafeSearch(t *testing.T) {
 	}
 	queries := map[string]query{
 		"video": func(safe bool) (Response, error) {
-			return h.searcher.Media(t.Context(), open(street), "street.mp4", Options{Safe: safe})
+			return h.searcher.Media(t.Context(), open(street), "street.mp4", Options{Safe: safe, MinScore: noFloor})
 		},
 		"image": func(safe bool) (Response, error) {
-			return h.searcher.Media(t.Context(), open(still), "street.png", Options{Safe: safe})
+			return h.searcher.Media(t.Context(), open(still), "street.png", Options{Safe: safe, MinScore: noFloor})
 		},
 		"text": func(safe bool) (Response, error) {
-			return h.searcher.Text(t.Context(), "pedestrians crossing", Options{Safe: safe})
+			return h.searcher.Text(t.Context(), "pedestrians crossing", Options{Safe: safe, MinScore: noFloor})
 		},
 		"vector": func(safe bool) (Response, error) {
-			return h.searcher.Vector(t.Context(), encoders.SpaceFrameDCT, seg[0].Vectors[encoders.SpaceFrameDCT], Options{Safe: safe})
+			return h.searcher.Vector(t.Context(), encoders.SpaceFrameDCT, seg[0].Vectors[encoders.SpaceFrameDCT], Options{Safe: safe, MinScore: noFloor})
 		},
 		"more like this": func(safe bool) (Response, error) {
-			return h.searcher.Like(t.Context(), "clip1", Options{Safe: safe})
+			return h.searcher.Like(t.Context(), "clip1", Options{Safe: safe, MinScore: noFloor})
 		},
 		"near-duplicates": func(safe bool) (Response, error) {
 			return h.searcher.NearDuplicates(t.Context(), open(street), "street.mp4", NearDupOptions{Safe: safe, Threshold: 1e-6})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -19,12 +20,13 @@ import (
 type Searcher struct {
 	analyzer *analyze.Analyzer
 	ix       index.Reader
+	cal      Calibration
 }
 
 // NewSearcher returns a Searcher over ix; analyzer embeds query videos,
 // images and text exactly as uploads are embedded.
 func NewSearcher(a *analyze.Analyzer, ix index.Reader) *Searcher {
-	return &Searcher{analyzer: a, ix: ix}
+	return &Searcher{analyzer: a, ix: ix, cal: Shipped()}
 }
 
 // Spaces lists the spaces queries can use.
@@ -42,6 +44,10 @@ type Options struct {
 	// Safe leaves out the videos judged unsafe, inside the index, before
 	// the limit (Filter.ExcludeUnsafe).
 	Safe bool
+	// MinScore is the floor: results scoring under it are not returned.
+	// nil is the calibration's default floor (Shipped().MinScore); 0
+	// returns every result.
+	MinScore *float64
 }
 
 // DefaultLimit is Options.Limit's default; MaxLimit caps it.
@@ -70,13 +76,20 @@ type Match struct {
 
 // Result is one video, best first in a Response.
 type Result struct {
-	VideoID string             `json:"video_id"`
-	Score   float64            `json:"score"` // fused rank score in (0, 1]; 1 is first in every space
-	Source  string             `json:"source"`
-	Title   string             `json:"title,omitempty"`
-	Spaces  map[string]float64 `json:"spaces"` // per-space similarity
-	Matches []Match            `json:"matches"`
-	Labels  []string           `json:"labels"`
+	VideoID string `json:"video_id"`
+	// Score is the calibrated probability that the video is the query's
+	// content (Calibration), in [0, 1]; for near-duplicates, the aligned
+	// share of the query (see NearDuplicates).
+	Score float64 `json:"score"`
+	// RankFusion is the reciprocal-rank fusion of the spaces, scaled so
+	// that first in every space is 1: the order the spaces agree on,
+	// which breaks ties of Score.
+	RankFusion float64            `json:"rank_fusion,omitempty"`
+	Source     string             `json:"source"`
+	Title      string             `json:"title,omitempty"`
+	Spaces     map[string]float64 `json:"spaces"` // per-space similarity (text_lexical_v1: the share of the query's words matched)
+	Matches    []Match            `json:"matches"`
+	Labels     []string           `json:"labels"`
 	// Alignment is set on near-duplicate results.
 	Alignment *Alignment `json:"alignment,omitempty"`
 	// Safety is the video's content-safety summary, when it was
@@ -113,6 +126,14 @@ func SafetyOf(p index.Payload) *Safety {
 // Response is what every query returns.
 type Response struct {
 	Results []Result `json:"results"`
+	// Kind is the calibration's kind of the query (media, text, like),
+	// and Searched the spaces it searched.
+	Kind     string   `json:"kind,omitempty"`
+	Searched []string `json:"searched,omitempty"`
+	// MinScore is the floor applied; Below counts the results under it
+	// that were left out.
+	MinScore float64 `json:"min_score"`
+	Below    int     `json:"below,omitempty"`
 }
 
 // rrfK is the reciprocal rank fusion constant (Cormack et al.).
@@ -151,6 +172,12 @@ func (s *Searcher) Media(ctx context.Context, r io.Reader, name string, opts Opt
 	for space, segs := range bySpace {
 		scores := map[string]*videoScore{}
 		for _, q := range segs {
+			// A text segment's similarity is the share of its content
+			// words the matched segment holds (its BM25 score orders).
+			var words []string
+			if q.Sparse != nil {
+				words = contentWords(q.Text)
+			}
 			iq := index.Query{Collection: index.Segments, Using: space, Limit: perSegment, Filter: opts.Filter}
 			if q.Sparse != nil {
 				iq.Sparse = &index.SparseVector{Indices: q.Sparse.Indices, Values: q.Sparse.Values}
@@ -169,15 +196,21 @@ func (s *Searcher) Media(ctx context.Context, r io.Reader, name string, opts Opt
 					scores[g.VideoID] = vs
 				}
 				vs.sum += float64(h.Score)
+				if words != nil {
+					vs.simSum += coverage(words, h.Payload.Text)
+				} else {
+					vs.simSum += float64(h.Score)
+				}
 				vs.matches = append(vs.matches, match(space, h, q.Start.Seconds(), q.End.Seconds()))
 			}
 		}
 		for _, vs := range scores {
 			vs.mean = vs.sum / float64(len(segs))
+			vs.sim = vs.simSum / float64(len(segs))
 		}
 		perSpace[space] = scores
 	}
-	return s.finish(ctx, fuse(perSpace, opts.Limit))
+	return s.finish(ctx, s.fuse(KindMedia, perSpace, opts))
 }
 
 // Text searches with words: the lexical space, scored with IDF, over the
@@ -213,6 +246,7 @@ func (s *Searcher) Text(ctx context.Context, text string, opts Options) (Respons
 			if best < MinShouldMatch {
 				delete(perSpace[encoders.SpaceTextLexical], id)
 			}
+			vs.sim = best
 		}
 	}
 	if strings.TrimSpace(text) != "" {
@@ -235,7 +269,7 @@ func (s *Searcher) Text(ctx context.Context, text string, opts Options) (Respons
 		}
 		return Response{}, fmt.Errorf("%w: none of the spaces %v searches text", ErrEmptyQuery, opts.Spaces)
 	}
-	return s.finish(ctx, fuse(perSpace, opts.Limit))
+	return s.finish(ctx, s.fuse(KindText, perSpace, opts))
 }
 
 // Vector searches one dense space's segments with a vector the caller
@@ -246,7 +280,8 @@ func (s *Searcher) Vector(ctx context.Context, space string, vec []float32, opts
 	if err != nil {
 		return Response{}, err
 	}
-	return s.finish(ctx, fuse(map[string]map[string]*videoScore{space: scores}, opts.Limit))
+	// One vector against the segments is one frame of an image query.
+	return s.finish(ctx, s.fuse(KindMedia, map[string]map[string]*videoScore{space: scores}, opts))
 }
 
 // bestSegments runs q (a dense or sparse vector) on one space's segments,
@@ -260,7 +295,7 @@ func (s *Searcher) bestSegments(ctx context.Context, space string, q index.Query
 	}
 	scores := map[string]*videoScore{}
 	for _, g := range groups {
-		vs := &videoScore{mean: float64(g.Hits[0].Score), source: g.Hits[0].Payload.Source}
+		vs := &videoScore{mean: float64(g.Hits[0].Score), sim: float64(g.Hits[0].Score), source: g.Hits[0].Payload.Source}
 		for _, h := range g.Hits {
 			vs.matches = append(vs.matches, match(space, h, 0, 0))
 		}
@@ -284,9 +319,15 @@ func (s *Searcher) Like(ctx context.Context, videoID string, opts Options) (Resp
 	filter := opts.Filter
 	filter.ExcludeVideoIDs = append(slices.Clone(filter.ExcludeVideoIDs), videoID)
 	perSpace := map[string]map[string]*videoScore{}
+	// The lexical similarity of two videos is the share of this one's
+	// title words the other's title holds.
+	titleWords := contentWords(p.Payload.Text)
 	add := func(space string, q index.Query) error {
 		if len(opts.Spaces) > 0 && !slices.Contains(opts.Spaces, space) {
 			return nil
+		}
+		if q.Sparse != nil && p.Payload.Text == "" {
+			return nil // nothing to compare titles with
 		}
 		q.Collection, q.Using, q.Limit, q.Filter = index.Videos, space, opts.Limit*2, filter
 		hits, err := s.ix.Query(ctx, q)
@@ -295,7 +336,11 @@ func (s *Searcher) Like(ctx context.Context, videoID string, opts Options) (Resp
 		}
 		scores := map[string]*videoScore{}
 		for _, h := range hits {
-			scores[h.Payload.VideoID] = &videoScore{mean: float64(h.Score), source: h.Payload.Source,
+			sim := float64(h.Score)
+			if q.Sparse != nil {
+				sim = coverage(titleWords, h.Payload.Text)
+			}
+			scores[h.Payload.VideoID] = &videoScore{mean: float64(h.Score), sim: sim, source: h.Payload.Source,
 				matches: []Match{match(space, h, p.Payload.TStart, p.Payload.TEnd)}}
 		}
 		perSpace[space] = scores
@@ -311,7 +356,7 @@ func (s *Searcher) Like(ctx context.Context, videoID string, opts Options) (Resp
 			return Response{}, err
 		}
 	}
-	return s.finish(ctx, fuse(perSpace, opts.Limit))
+	return s.finish(ctx, s.fuse(KindLike, perSpace, opts))
 }
 
 func match(space string, h index.Hit, qStart, qEnd float64) Match {
@@ -323,9 +368,11 @@ func match(space string, h index.Hit, qStart, qEnd float64) Match {
 }
 
 // finish adds each result's title and labels from its video point.
-func (s *Searcher) finish(ctx context.Context, results []Result) (Response, error) {
+func (s *Searcher) finish(ctx context.Context, resp Response) (Response, error) {
+	results := resp.Results
 	if len(results) == 0 {
-		return Response{Results: []Result{}}, nil
+		resp.Results = []Result{}
+		return resp, nil
 	}
 	ids := make([]string, len(results))
 	for i, r := range results {
@@ -348,32 +395,30 @@ func (s *Searcher) finish(ctx context.Context, results []Result) (Response, erro
 			}
 		}
 	}
-	return Response{Results: results}, nil
+	return resp, nil
 }
 
 type videoScore struct {
-	sum, mean float64
-	source    string
-	matches   []Match
+	// sum and mean order a space's candidates (the index's scores); sim
+	// is the bounded similarity calibration reads (the same for dense
+	// spaces, the share of words matched for the lexical one).
+	sum, mean   float64
+	simSum, sim float64
+	source      string
+	matches     []Match
 }
 
-// fuse ranks videos within each space by score and combines the ranks by
-// reciprocal rank fusion, so a space with a wider score range cannot drown
-// the others. The fused score is scaled so that a video ranked first in
-// every space scores 1.
-func fuse(perSpace map[string]map[string]*videoScore, limit int) []Result {
+// fuse scores every candidate with the calibration for the query's kind
+// (its per-space similarities in the spaces searched), keeps those at or
+// over the floor, best first, and records the reciprocal rank fusion of
+// the spaces (first in every space is 1) as the tie-break and for
+// reference.
+func (s *Searcher) fuse(kind string, perSpace map[string]map[string]*videoScore, opts Options) Response {
 	results := map[string]*Result{}
-	spaces := make([]string, 0, len(perSpace))
-	for space := range perSpace {
-		spaces = append(spaces, space)
-	}
-	sort.Strings(spaces)
+	spaces := slices.Sorted(maps.Keys(perSpace))
 	for _, space := range spaces {
 		scores := perSpace[space]
-		ids := make([]string, 0, len(scores))
-		for id := range scores {
-			ids = append(ids, id)
-		}
+		ids := slices.Collect(maps.Keys(scores))
 		sort.Slice(ids, func(i, j int) bool {
 			a, b := scores[ids[i]].mean, scores[ids[j]].mean
 			if a != b {
@@ -388,24 +433,37 @@ func fuse(perSpace map[string]map[string]*videoScore, limit int) []Result {
 				r = &Result{VideoID: id, Source: vs.source, Spaces: map[string]float64{}, Labels: []string{}}
 				results[id] = r
 			}
-			r.Score += float64(rrfK+1) / float64(rrfK+rank+1) / float64(len(spaces))
-			r.Spaces[space] = vs.mean
+			r.RankFusion += float64(rrfK+1) / float64(rrfK+rank+1) / float64(len(spaces))
+			r.Spaces[space] = vs.sim
 			sort.SliceStable(vs.matches, func(i, j int) bool { return vs.matches[i].Score > vs.matches[j].Score })
 			r.Matches = append(r.Matches, vs.matches[:min(len(vs.matches), maxMatchesPerSpace)]...)
 		}
 	}
-	out := make([]Result, 0, len(results))
+	floor := s.cal.MinScore
+	if opts.MinScore != nil {
+		floor = *opts.MinScore
+	}
+	resp := Response{Kind: kind, Searched: spaces, MinScore: floor, Results: make([]Result, 0, len(results))}
 	for _, r := range results {
-		out = append(out, *r)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Score != out[j].Score {
-			return out[i].Score > out[j].Score
+		r.Score = s.cal.Score(kind, spaces, r.Spaces)
+		if r.Score < floor {
+			resp.Below++
+			continue
 		}
-		return out[i].VideoID < out[j].VideoID
-	})
-	if len(out) > limit {
-		out = out[:limit]
+		resp.Results = append(resp.Results, *r)
 	}
-	return out
+	sort.Slice(resp.Results, func(i, j int) bool {
+		a, b := resp.Results[i], resp.Results[j]
+		if a.Score != b.Score {
+			return a.Score > b.Score
+		}
+		if a.RankFusion != b.RankFusion {
+			return a.RankFusion > b.RankFusion
+		}
+		return a.VideoID < b.VideoID
+	})
+	if len(resp.Results) > opts.Limit {
+		resp.Results = resp.Results[:opts.Limit]
+	}
+	return resp
 }

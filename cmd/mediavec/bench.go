@@ -20,10 +20,10 @@ import (
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(stderr, "Usage: mediavec bench decode|index|encoders|pipeline [flags]\n\nBenchmarks:\n  decode   go-astiav decode and sampling against the ffmpeg CLI on the same clip\n  index    the embedded index: upserts/s and top-10 latency at 100k and 1M points, against a plain Go loop\n  encoders every ONNX encoder at batch 1 and larger, against bare session calls on the same tensors\n  pipeline each stage's CPU time alone against the whole pipeline's wall time, on generated 720p clips")
+			fmt.Fprintln(stderr, "Usage: mediavec bench decode|index|encoders|pipeline|calibration [flags]\n\nBenchmarks:\n  decode      go-astiav decode and sampling against the ffmpeg CLI on the same clip\n  index       the embedded index: upserts/s and top-10 latency at 100k and 1M points, against a plain Go loop\n  encoders    every ONNX encoder at batch 1 and larger, against bare session calls on the same tensors\n  pipeline    each stage's CPU time alone against the whole pipeline's wall time, on generated 720p clips\n  calibration the search score's calibration on real media under edits: ROC AUC and the floor, per query kind")
 			return nil
 		}
-		return fmt.Errorf("%w: want a benchmark: decode, index, encoders or pipeline", errUsage)
+		return fmt.Errorf("%w: want a benchmark: decode, index, encoders, pipeline or calibration", errUsage)
 	}
 	switch args[0] {
 	case "decode":
@@ -34,8 +34,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runBenchEncoders(ctx, args[1:], stdout, stderr)
 	case "pipeline":
 		return runBenchPipeline(ctx, args[1:], stdout, stderr)
+	case "calibration":
+		return runBenchCalibration(ctx, args[1:], stdout, stderr)
 	}
-	return fmt.Errorf("%w: unknown benchmark %q (have: decode, index, encoders, pipeline)", errUsage, args[0])
+	return fmt.Errorf("%w: unknown benchmark %q (have: decode, index, encoders, pipeline, calibration)", errUsage, args[0])
 }
 
 func runBenchDecode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -159,6 +161,26 @@ func runBenchPipeline(ctx context.Context, args []string, stdout, stderr io.Writ
 		return err
 	}
 	_, err = bench.Pipeline(ctx, bench.PipelineConfig{Clips: *clips, Seconds: *seconds, Width: wi, Height: hi, Concurrency: *concurrency, ModelsDir: *models, ORTLib: *ortLib}, stdout)
+	return err
+}
+
+func runBenchCalibration(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench calibration", "bench calibration [flags]", stderr)
+	models := fs.String("models", encoders.DefaultModelsDir(), "models folder")
+	ortLib := fs.String("ort-lib", encoders.DefaultORTLib(), "ONNX Runtime shared library")
+	write := fs.String("write", "", "write the fitted calibration JSON here (search/calibration.json ships it)")
+	plots := fs.String("plots", "", "folder for the PNG plots: score distributions and reliability")
+	dir := fs.String("dir", "", "folder for the clips and the index (default: a temporary one)")
+	samples := fs.String("samples", "", "write every labelled pair here, as JSON lines")
+	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	var log io.Writer = stderr
+	if *quiet {
+		log = io.Discard
+	}
+	_, err := bench.Calibration(ctx, bench.CalibrationConfig{ModelsDir: *models, ORTLib: *ortLib, Dir: *dir, Write: *write, Plots: *plots, Samples: *samples, Log: log}, stdout)
 	return err
 }
 

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -130,9 +133,14 @@ func TestProbePrintsSamplesAsJSON(t *testing.T) {
 		Streams []struct{ Type string }         `json:"streams"`
 		Text    []struct{ Text, Source string } `json:"text"`
 		Audio   float64                         `json:"audio_seconds"`
+		// Seconds, not nanoseconds, and only once.
+		Duration float64 `json:"duration"`
 	}
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("%v\n%s", err, out)
+	}
+	if strings.Contains(out, "duration_seconds") || got.Duration < 2.9 || got.Duration > 3.1 {
+		t.Errorf("duration %v, want 3 seconds (and no other duration field):\n%s", got.Duration, out)
 	}
 	if got.Sampling != "fps=2" || len(got.Frames) != 6 || len(got.Streams) != 2 || got.Audio < 2.9 {
 		t.Errorf("probe output %+v", got)
@@ -142,5 +150,37 @@ func TestProbePrintsSamplesAsJSON(t *testing.T) {
 	}
 	if _, code := cli(t, t.Context(), "probe", "--frames", "big", p); code != 2 {
 		t.Errorf("a bad --frames: exit %d, want 2", code)
+	}
+}
+
+// Flags are read wherever they stand, as a person types them; "--" ends
+// them.
+func TestFlagsAnywhere(t *testing.T) {
+	for _, tc := range []struct {
+		args      []string
+		title     string
+		wait      bool
+		positions []string
+	}{
+		{[]string{"uploads/v-1029.mp4", "--title", "Cat on a skateboard"}, "Cat on a skateboard", false, []string{"uploads/v-1029.mp4"}},
+		{[]string{"--title", "Cat", "a.mp4", "b.mp4"}, "Cat", false, []string{"a.mp4", "b.mp4"}},
+		{[]string{"a.mp4", "--wait", "b.mp4", "--title=T"}, "T", true, []string{"a.mp4", "b.mp4"}},
+		{[]string{"a.mp4", "--", "--title", "x"}, "", false, []string{"a.mp4", "--title", "x"}},
+		{[]string{"-", "--title", "stdin"}, "stdin", false, []string{"-"}},
+	} {
+		fs := newFlags("test", "test", io.Discard)
+		title := fs.String("title", "", "")
+		wait := fs.Bool("wait", false, "")
+		if err := parseFlags(fs, tc.args); err != nil {
+			t.Errorf("%q: %v", tc.args, err)
+			continue
+		}
+		if *title != tc.title || *wait != tc.wait || !slices.Equal(fs.Args(), tc.positions) {
+			t.Errorf("%q: title %q wait %v args %q, want %q %v %q", tc.args, *title, *wait, fs.Args(), tc.title, tc.wait, tc.positions)
+		}
+	}
+	fs := newFlags("test", "test", io.Discard)
+	if err := parseFlags(fs, []string{"a.mp4", "--nope"}); err == nil || !errors.Is(err, errUsage) {
+		t.Errorf("an unknown flag after an argument: %v, want a usage error", err)
 	}
 }

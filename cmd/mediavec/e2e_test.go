@@ -107,9 +107,9 @@ func waitState(t *testing.T, ctx context.Context, api, videoID string, want ...s
 	return ""
 }
 
-func searchJSON(t *testing.T, ctx context.Context, api, query string) search.Response {
+func searchJSON(t *testing.T, ctx context.Context, api, query string, flags ...string) search.Response {
 	t.Helper()
-	out, code := cli(t, ctx, "search", "--api", api, "--video", query, "--json")
+	out, code := cli(t, ctx, append([]string{"search", "--api", api, "--video", query, "--json"}, flags...)...)
 	if code != 0 {
 		t.Fatalf("search failed with exit %d", code)
 	}
@@ -158,8 +158,21 @@ func TestEndToEnd(t *testing.T) {
 	}
 	assertDeadLetters(t, ctx, s.JetStream(), map[string]string{"truncated": queue.CauseDecode, "empty": queue.CauseDecode})
 
-	before := searchJSON(t, ctx, s.HTTPURL(), f.query)
+	before := searchJSON(t, ctx, s.HTTPURL(), f.query, "--min-score", "0")
 	assertClip3First(t, before)
+	// With the default floor only the copy comes back: the other clips
+	// are unrelated test patterns.
+	if def := searchJSON(t, ctx, s.HTTPURL(), f.query); len(def.Results) != 1 || def.Results[0].VideoID != "clip3" || def.Below != 4 || def.Results[0].Score < 0.9 {
+		t.Errorf("default floor: %d results (%d under it), want clip3 alone, scored ≥ 0.9", len(def.Results), def.Below)
+	}
+	// A query about nothing indexed (clip6, not submitted yet): no close
+	// match in the table, every clip with --min-score 0.
+	if out, code := cli(t, ctx, "search", "--api", s.HTTPURL(), "--video", f.late); code != 0 || !strings.HasPrefix(out, "no close match (5 under the floor") {
+		t.Errorf("unrelated query: exit %d, printed %q, want \"no close match\" with 5 under the floor", code, out)
+	}
+	if all := searchJSON(t, ctx, s.HTTPURL(), f.late, "--min-score", "0"); len(all.Results) != 5 {
+		t.Errorf("unrelated query with --min-score 0: %d results, want all 5 clips", len(all.Results))
+	}
 	// Every video was classified for content safety; none of these clips
 	// is unsafe.
 	for _, r := range before.Results {
@@ -175,13 +188,13 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("restart without workers: %v", err)
 	}
-	again := searchJSON(t, ctx, s.HTTPURL(), f.query)
+	again := searchJSON(t, ctx, s.HTTPURL(), f.query, "--min-score", "0")
 	if len(again.Results) != len(before.Results) {
 		t.Fatalf("after restart %d results, before %d", len(again.Results), len(before.Results))
 	}
 	for i := range again.Results {
 		b, a := before.Results[i], again.Results[i]
-		if a.VideoID != b.VideoID || !closeScores(a.Spaces, b.Spaces) || math.Abs(a.Score-b.Score) > 1e-9 {
+		if a.VideoID != b.VideoID || !closeScores(a.Spaces, b.Spaces) || math.Abs(a.Score-b.Score) > 1e-6 {
 			t.Errorf("result %d after restart: %s %.4f %v, before: %s %.4f %v", i, a.VideoID, a.Score, a.Spaces, b.VideoID, b.Score, b.Spaces)
 		}
 	}
@@ -203,7 +216,7 @@ func TestEndToEnd(t *testing.T) {
 	waitState(t, ctx, s.HTTPURL(), "clip3", "indexed")
 
 	// clip6 joins the results; every other video keeps its similarities.
-	after := searchJSON(t, ctx, s.HTTPURL(), f.query)
+	after := searchJSON(t, ctx, s.HTTPURL(), f.query, "--min-score", "0")
 	assertClip3First(t, after)
 	spaces := map[string]map[string]float64{}
 	for _, r := range after.Results {
@@ -332,7 +345,7 @@ func TestEndToEndOnQdrant(t *testing.T) {
 	for _, id := range []string{"clip1", "clip2", "clip3", "clip4", "clip5"} {
 		waitState(t, ctx, s.HTTPURL(), id, "indexed")
 	}
-	assertClip3First(t, searchJSON(t, ctx, s.HTTPURL(), f.query))
+	assertClip3First(t, searchJSON(t, ctx, s.HTTPURL(), f.query, "--min-score", "0"))
 
 	out, code := cli(t, ctx, "search", "--api", s.HTTPURL(), "--video", f.query, "--near-dups", "--json")
 	if code != 0 {

@@ -23,10 +23,12 @@ func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args, then fills every flag not given on the command
-// line from MEDIAVEC_<FLAG>, then from the config file.
+// parseFlags parses args, flags before or after the arguments as a person
+// types them ("--" ends the flags), then fills every flag not given on the
+// command line from MEDIAVEC_<FLAG>, then from the config file. fs.Args()
+// are the arguments, in order.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(flagsFirst(fs, args)); err != nil {
 		if err == flag.ErrHelp {
 			return err
 		}
@@ -77,4 +79,42 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		}
 	})
 	return err
+}
+
+// flagsFirst reorders args so that every flag (with its value, unless it
+// is a boolean flag or written -flag=value) comes before the arguments,
+// then "--", then the arguments in their order: Go's flag package stops at
+// the first argument, and `submit clip.mp4 --title T` must mean what it
+// says. Everything after a "--" is an argument; a lone "-" (standard
+// input) is an argument; an unknown flag is kept for fs.Parse to report.
+func flagsFirst(fs *flag.FlagSet, args []string) []string {
+	var flags, rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			rest = append(rest, args[i+1:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			rest = append(rest, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		f := fs.Lookup(name)
+		if f == nil {
+			continue
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			continue
+		}
+		if i+1 < len(args) {
+			flags = append(flags, args[i+1])
+			i++
+		}
+	}
+	return append(append(flags, "--"), rest...)
 }

@@ -49,13 +49,14 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	out := struct {
 		decode.Info
-		DurationSeconds float64  `json:"duration_seconds"`
-		Sampling        string   `json:"sampling"`
-		Frames          []sample `json:"sampled_frames"`
-		AudioSeconds    float64  `json:"audio_seconds"`
-		AudioRate       int      `json:"audio_rate,omitempty"`
-		Text            []cue    `json:"text"`
-	}{Info: m.Info, DurationSeconds: m.Info.Duration.Seconds(), Sampling: policy.String(), AudioRate: m.Audio.SampleRate,
+		// Seconds, as every other time here; it hides Info's nanoseconds.
+		Duration     float64  `json:"duration"`
+		Sampling     string   `json:"sampling"`
+		Frames       []sample `json:"sampled_frames"`
+		AudioSeconds float64  `json:"audio_seconds"`
+		AudioRate    int      `json:"audio_rate,omitempty"`
+		Text         []cue    `json:"text"`
+	}{Info: m.Info, Duration: m.Info.Duration.Seconds(), Sampling: policy.String(), AudioRate: m.Audio.SampleRate,
 		Frames: []sample{}, Text: []cue{}}
 	for _, f := range m.Frames {
 		out.Frames = append(out.Frames, sample{T: f.T.Seconds(), Key: f.Key})

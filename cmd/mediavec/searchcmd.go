@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -31,6 +32,8 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	spaces := fs.String("spaces", "", "comma-separated spaces to search (default: all)")
 	labels := fs.String("labels", "", "comma-separated labels every matched segment must carry")
 	safe := fs.Bool("safe", false, "leave out the videos judged unsafe (content safety; off by default)")
+	var minScore optionalFloat
+	fs.Var(&minScore, "min-score", fmt.Sprintf("lowest score shown, 0–1: the calibrated probability of a match (default: the server's floor, %.2f as shipped; 0 shows every result)", search.Shipped().MinScore))
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -50,6 +53,9 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
 	}
+	if minScore.set && (minScore.v < 0 || minScore.v > 1) {
+		return fmt.Errorf("%w: --min-score %v is not in [0, 1]", errUsage, minScore.v)
+	}
 	base := strings.TrimRight(*apiURL, "/")
 	var req *http.Request
 	var err error
@@ -57,6 +63,9 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case *video != "" || *img != "":
 		path := *video + *img
 		fields := map[string]string{"limit": fmt.Sprint(*limit), "spaces": *spaces, "labels": *labels, "safe": fmt.Sprint(*safe)}
+		if minScore.set {
+			fields["min_score"] = fmt.Sprint(minScore.v)
+		}
 		if *nearDups {
 			fields["mode"] = "near_duplicates"
 			if *threshold > 0 {
@@ -66,6 +75,9 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		req, err = uploadSearchRequest(ctx, base, path, fields)
 	default:
 		sr := api.SearchRequest{Like: *like, Text: *text, Limit: *limit, Spaces: lists.Split(*spaces), Safe: *safe}
+		if minScore.set {
+			sr.MinScore = &minScore.v
+		}
 		if *labels != "" {
 			sr.Filter = &api.FilterFields{Labels: lists.Split(*labels)}
 		}
@@ -133,7 +145,14 @@ func uploadSearchRequest(ctx context.Context, base, path string, fields map[stri
 
 func printResults(w io.Writer, resp search.Response) {
 	if len(resp.Results) == 0 {
-		fmt.Fprintln(w, "no results")
+		switch {
+		case resp.Kind == search.KindNearDuplicates:
+			fmt.Fprintf(w, "no copies (none aligns at %.2f or more)\n", resp.MinScore)
+		case resp.Below > 0:
+			fmt.Fprintf(w, "no close match (%d under the floor %.2f; --min-score 0 shows them)\n", resp.Below, resp.MinScore)
+		default:
+			fmt.Fprintln(w, "no close match")
+		}
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -178,4 +197,26 @@ func bestPerSpace(ms []search.Match) []search.Match {
 		}
 	}
 	return out
+}
+
+// optionalFloat is a float flag that knows whether it was given.
+type optionalFloat struct {
+	v   float64
+	set bool
+}
+
+func (f *optionalFloat) String() string {
+	if f == nil || !f.set {
+		return ""
+	}
+	return strconv.FormatFloat(f.v, 'g', -1, 64)
+}
+
+func (f *optionalFloat) Set(s string) error {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return err
+	}
+	f.v, f.set = v, true
+	return nil
 }
