@@ -274,6 +274,11 @@ type Options struct {
 	Title    string
 	Caption  string
 	Hashtags []string
+	// DecodeThreads, when set, is the video decoder's threads for this
+	// analysis in place of the configuration's: a query decoded beside
+	// others gets its share of the cores (and of the memory each decoder
+	// thread's frames take).
+	DecodeThreads int
 	// Thumbnails asks for a JPEG of every sampled frame.
 	Thumbnails bool
 	// Safety asks for the content-safety classification (when its model

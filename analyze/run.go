@@ -55,6 +55,9 @@ func (a *Analyzer) plan(opts Options) (*plan, error) {
 	p.decode.Frames = nil
 	p.decode.NoAudio, p.decode.NoVideo, p.decode.NoText = true, true, true
 	p.decode.ContentHash = opts.Duplicate != nil
+	if opts.DecodeThreads > 0 {
+		p.decode.Threads = opts.DecodeThreads
+	}
 	for _, st := range a.stages {
 		if !st.Loaded() {
 			continue

@@ -8,7 +8,10 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 
 	"github.com/mediavec/mediavec/search"
@@ -45,8 +48,28 @@ type API struct {
 	// MaxUpload is the largest query file accepted, in bytes. Defaults to
 	// DefaultMaxUpload.
 	MaxUpload int64
-	Logger    *slog.Logger
+	// AllowedHosts are the host names (beyond IP literals and localhost)
+	// requests may address the API by: "*" for any, ".example.com" for a
+	// domain and its subdomains. Anything else answers 421, so a DNS
+	// rebinding page cannot reach the API.
+	AllowedHosts []string
+	// MaxQueryDecodes is how many uploaded query files are decoded at
+	// once, and MaxQueuedQueries how many more wait for a turn; others
+	// get 429 with Retry-After. Default DefaultMaxQueryDecodes and
+	// DefaultMaxQueuedQueries.
+	MaxQueryDecodes, MaxQueuedQueries int
+	Logger                            *slog.Logger
+
+	gate *queryGate
 }
+
+// Defaults of the query gate: two decodes, as many as a 2-core machine
+// runs well, each of at most decode.DefaultMaxPixels per frame (see
+// docs/api.md for the memory this bounds).
+const (
+	DefaultMaxQueryDecodes  = 2
+	DefaultMaxQueuedQueries = 8
+)
 
 // DefaultMaxUpload is the default API.MaxUpload: 256 MiB.
 const DefaultMaxUpload = 256 << 20
@@ -62,6 +85,7 @@ var page embed.FS
 func (a *API) Handler() http.Handler {
 	a.MaxUpload = cmp.Or(a.MaxUpload, DefaultMaxUpload)
 	a.Logger = cmp.Or(a.Logger, slog.Default())
+	a.gate = newQueryGate(cmp.Or(a.MaxQueryDecodes, DefaultMaxQueryDecodes), cmp.Or(a.MaxQueuedQueries, DefaultMaxQueuedQueries))
 	mux := http.NewServeMux()
 	// Without the videos service (a read-only deployment) the video routes
 	// are not served.
@@ -96,7 +120,7 @@ func (a *API) Handler() http.Handler {
 		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'")
 		_, _ = w.Write(b)
 	})
-	return mux
+	return a.guard(mux)
 }
 
 // auth requires the bearer token when one is configured. The comparison
@@ -117,17 +141,52 @@ func (a *API) auth(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// errUnsupportedType marks a body of a content type the route does not
+// take (a 415): a browser can send text/plain or a form across origins
+// without asking, never application/json.
+var errUnsupportedType = errors.New("unsupported content type")
+
+// decodeJSON reads an application/json body of at most maxJSONBody bytes
+// holding exactly one object of v's fields.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		return fmt.Errorf("%w: send the body as application/json, not %q", errUnsupportedType, r.Header.Get("Content-Type"))
+	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	err := dec.Decode(v)
+	if err == nil {
+		if _, next := dec.Token(); next != io.EOF {
+			err = errors.New("data after the JSON object")
+			var tooBig *http.MaxBytesError
+			if errors.As(next, &tooBig) {
+				err = next
+			}
+		}
+	}
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return err
+			return fmt.Errorf("the body is larger than the %d-byte limit: %w", tooBig.Limit, err)
 		}
-		return badRequest("the body must be a JSON object of the documented fields: %v", err)
+		return badRequest("the body must be one JSON object of the documented fields: %v", err)
 	}
 	return nil
+}
+
+// requestErrorStatus is the status for an error in reading a request:
+// 413, 415 or 400; 0 when err is not one.
+func requestErrorStatus(err error) int {
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, errUnsupportedType):
+		return http.StatusUnsupportedMediaType
+	case errors.Is(err, errBadRequest):
+		return http.StatusBadRequest
+	}
+	return 0
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -214,6 +214,16 @@ func TestAPIQueries(t *testing.T) {
 	}
 }
 
+// vectorBody is a frame_dct_v1 query whose every element is x.
+func vectorBody(x float32) string {
+	v := make([]float32, 255)
+	for i := range v {
+		v[i] = x
+	}
+	b, _ := json.Marshal(map[string]any{"vector": v, "space": "frame_dct_v1"})
+	return string(b)
+}
+
 func TestAPIRejectsBadRequests(t *testing.T) {
 	f := newAPIFixture(t)
 	srv := f.serve(t, "", 64<<10)
@@ -238,6 +248,11 @@ func TestAPIRejectsBadRequests(t *testing.T) {
 		{"unknown field", jsonReq(t, srv.URL, `{"txt": "a"}`, ""), 400, `unknown field "txt"`},
 		{"limit too large", jsonReq(t, srv.URL, `{"text": "a", "limit": 1000}`, ""), 400, "limit"},
 		{"min_score over 1", jsonReq(t, srv.URL, `{"text": "a", "min_score": 1.5}`, ""), 400, "min_score"},
+		{"zero vector", jsonReq(t, srv.URL, vectorBody(0), ""), 400, "no direction"},
+		{"denormal vector", jsonReq(t, srv.URL, vectorBody(1e-40), ""), 400, "no direction"},
+		{"trailing data", jsonReq(t, srv.URL, `{"text": "a"} {"text": "b"}`, ""), 400, "data after"},
+		{"NaN threshold", uploadReq(t, srv.URL, f.png, map[string]string{"mode": "near_duplicates", "threshold": "NaN"}), 400, "threshold"},
+		{"infinite min_score", uploadReq(t, srv.URL, f.png, map[string]string{"min_score": "Inf"}), 400, "min_score"},
 		{"min_score not a number", uploadReq(t, srv.URL, f.png, map[string]string{"min_score": "high"}), 400, "min_score"},
 		{"JSON body too large", jsonReq(t, srv.URL, long, ""), 413, "limit"},
 		{"unknown video", jsonReq(t, srv.URL, `{"like": "nope"}`, ""), 404, "not indexed"},

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/mediavec/mediavec/decode"
 	"github.com/mediavec/mediavec/index"
 	"github.com/mediavec/mediavec/internal/lists"
+	"github.com/mediavec/mediavec/internal/vecmath"
 	"github.com/mediavec/mediavec/search"
 )
 
@@ -90,6 +93,9 @@ func (a *API) search(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &tooBig):
 		errCode = http.StatusRequestEntityTooLarge
 		err = fmt.Errorf("the upload is larger than the %d-byte limit", tooBig.Limit)
+	case errors.Is(err, errBusy):
+		errCode = http.StatusTooManyRequests
+		w.Header().Set("Retry-After", "2")
 	case errors.As(err, &de) && decode.Permanent(err):
 		errCode = http.StatusUnprocessableEntity
 	case errors.Is(err, search.ErrNotFound):
@@ -137,6 +143,9 @@ func (a *API) searchJSON(w http.ResponseWriter, r *http.Request) (search.Respons
 		}
 		if len(req.Vector) != info.Dim {
 			return search.Response{}, badRequest("space %s has %d dimensions, the vector %d", req.Space, info.Dim, len(req.Vector))
+		}
+		if norm := vecmath.Norm(req.Vector); !(norm >= minQueryNorm) || math.IsInf(norm, 0) {
+			return search.Response{}, badRequest("the vector's length is %g: a zero or vanishing vector has no direction to search in", norm)
 		}
 		return a.Search.Vector(r.Context(), req.Space, req.Vector, opts)
 	default:
@@ -204,7 +213,7 @@ func (a *API) searchUpload(w http.ResponseWriter, r *http.Request) (search.Respo
 			opts.Limit = n
 		case "threshold":
 			f, err := strconv.ParseFloat(field(part), 64)
-			if err != nil || f <= 0 || f > 1 {
+			if err != nil || !(f > 0 && f <= 1) { // NaN fails both
 				return search.Response{}, badRequest("threshold must be a number in (0, 1]")
 			}
 			threshold = f
@@ -239,11 +248,24 @@ func (a *API) searchUpload(w http.ResponseWriter, r *http.Request) (search.Respo
 	if _, err := upload.Seek(0, io.SeekStart); err != nil {
 		return search.Response{}, err
 	}
+	release, err := a.gate.enter(r.Context())
+	if err != nil {
+		return search.Response{}, err
+	}
+	defer release()
+	// Each decode at once gets its share of the cores: fewer decoder
+	// threads, fewer full-size frames held.
+	threads := max(1, runtime.NumCPU()/cap(a.gate.slots))
+	opts.DecodeThreads = threads
 	if mode == "near_duplicates" {
-		return a.Search.NearDuplicates(r.Context(), upload, "uploaded query", search.NearDupOptions{Threshold: threshold, Limit: opts.Limit, Filter: opts.Filter, Safe: opts.Safe})
+		return a.Search.NearDuplicates(r.Context(), upload, "uploaded query", search.NearDupOptions{Threshold: threshold, Limit: opts.Limit, Filter: opts.Filter, Safe: opts.Safe, DecodeThreads: threads})
 	}
 	return a.Search.Media(r.Context(), upload, "uploaded query", opts)
 }
+
+// minQueryNorm is the shortest query vector searched: shorter ones (zero,
+// or denormal floats) have no direction a cosine can use.
+const minQueryNorm = 1e-6
 
 func parseMinScore(s string) (float64, error) {
 	f, err := strconv.ParseFloat(s, 64)

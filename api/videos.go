@@ -23,7 +23,7 @@ type SubmitResponse struct {
 func (a *API) submit(w http.ResponseWriter, r *http.Request) {
 	var req SubmitRequest
 	if err := decodeJSON(w, r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err)
+		writeError(w, requestErrorStatus(err), err)
 		return
 	}
 	job, err := a.Videos.Submit(r.Context(), req)

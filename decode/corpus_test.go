@@ -2,6 +2,7 @@ package decode
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -469,6 +470,22 @@ func TestHTTPSources(t *testing.T) {
 		conn, _, _ := w.(http.Hijacker).Hijack()
 		conn.Close()
 	})
+	// A slow-loris server: a few bytes every half second, always inside
+	// the read timeout; only the whole job's deadline stops it.
+	mux.HandleFunc("/trickle.mp4", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(fastBody)))
+		for i := 0; i < len(fastBody); i += 64 {
+			if _, err := w.Write(fastBody[i:min(i+64, len(fastBody))]); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	})
 	mux.HandleFunc("/redirect-inside", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/clip.mp4", http.StatusFound)
 	})
@@ -511,6 +528,19 @@ func TestHTTPSources(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a trickling server meets the job deadline", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		defer cancel()
+		start := time.Now()
+		_, err := Open(ctx, srv.URL+"/trickle.mp4", local)
+		var de *Error
+		if !errors.As(err, &de) || de.Kind != KindLimit {
+			t.Fatalf("got %v, want a limit error", err)
+		}
+		if took := time.Since(start); took > 4*time.Second {
+			t.Errorf("took %s with a 2 s deadline", took)
+		}
+	})
 }
 
 func TestAddressPolicy(t *testing.T) {

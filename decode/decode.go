@@ -41,6 +41,17 @@ func decodeStream(ctx context.Context, src string, r io.Reader, size int64, cfg 
 	defer d.close()
 	m, err := d.run(ctx, r, size)
 	if err != nil {
+		var de *Error
+		if ctx.Err() != nil && errors.As(err, &de) && de.Kind != KindLimit {
+			// The deadline cut the source short (a slow server, a stalled
+			// pipe): whatever FFmpeg made of the half-read input, the
+			// input itself was not shown to be bad.
+			kind := KindLimit
+			if errors.Is(ctx.Err(), context.Canceled) {
+				kind = KindTransient
+			}
+			return nil, &Error{Kind: kind, Source: src, Op: de.Op, Err: fmt.Errorf("%w (while: %v)", context.Cause(ctx), de.Err)}
+		}
 		return nil, err
 	}
 	if size > 0 {

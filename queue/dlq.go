@@ -106,7 +106,11 @@ func ReplayDeadLetter(ctx context.Context, js jetstream.JetStream, statuses *Sta
 	if err := json.Unmarshal(raw.Data, &dl); err != nil {
 		return Job{}, fmt.Errorf("dead letter %d: %w", seq, err)
 	}
-	job, err := ParseJob(dl.Job)
+	whole, err := deadJob(ctx, js, dl)
+	if err != nil {
+		return Job{}, fmt.Errorf("dead letter %d: %w", seq, err)
+	}
+	job, err := ParseJob(whole)
 	if err != nil {
 		return Job{}, fmt.Errorf("%w: dead letter %d: %v", ErrNotReplayable, seq, err)
 	}
@@ -120,6 +124,11 @@ func ReplayDeadLetter(ctx context.Context, js jetstream.JetStream, statuses *Sta
 	}
 	if err := stream.DeleteMsg(ctx, seq); err != nil {
 		return job, fmt.Errorf("job %s replayed, but dead letter %d not removed: %w", job.JobID, seq, err)
+	}
+	if dl.JobRef != "" {
+		if store, err := js.ObjectStore(ctx, BucketDeadJobs); err == nil {
+			_ = store.Delete(ctx, dl.JobRef) // it expires with the DLQ's retention otherwise
+		}
 	}
 	return job, nil
 }

@@ -12,11 +12,13 @@ import (
 // Stream, subject and consumer names: the contract with upstream publishers
 // and downstream consumers. Changing one is a breaking change.
 const (
-	StreamJobs       = "MEDIAVEC_JOBS"
-	StreamDLQ        = "MEDIAVEC_DLQ"
-	StreamEvents     = "MEDIAVEC_EVENTS"
-	BucketVideos     = "MEDIAVEC_VIDEOS"
-	BucketContent    = "MEDIAVEC_CONTENT"
+	StreamJobs    = "MEDIAVEC_JOBS"
+	StreamDLQ     = "MEDIAVEC_DLQ"
+	StreamEvents  = "MEDIAVEC_EVENTS"
+	BucketVideos  = "MEDIAVEC_VIDEOS"
+	BucketContent = "MEDIAVEC_CONTENT"
+	// BucketDeadJobs keeps whole the jobs too large for their dead letter.
+	BucketDeadJobs   = "MEDIAVEC_DEAD_JOBS"
 	SubjectUpload    = "mediavec.jobs.upload"
 	SubjectBackfill  = "mediavec.jobs.backfill"
 	SubjectDLQPrefix = "mediavec.dlq."

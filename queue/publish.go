@@ -1,11 +1,15 @@
 package queue
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -79,14 +83,41 @@ func Submit(ctx context.Context, js jetstream.JetStream, statuses *Statuses, job
 	return job, nil
 }
 
-// DeadLetter is a job that cannot be processed, with why.
+// DeadLetter is a job that cannot be processed, with why. It always fits
+// in a NATS message: the error is cut to MaxDeadLetterError bytes, and a
+// job over MaxDeadLetterJob bytes is kept whole in the BucketDeadJobs
+// object store (JobRef names it) while Job holds its start.
 type DeadLetter struct {
 	Cause    string          `json:"cause"`
 	Error    string          `json:"error"`
 	Attempts int             `json:"attempts"`
 	Subject  string          `json:"subject"` // where the job came from, for replay
 	Job      json.RawMessage `json:"job"`
-	FailedAt time.Time       `json:"failed_at"`
+	// JobRef, when set, is the name of the whole job in BucketDeadJobs,
+	// and Job an excerpt of it (a JSON string); JobBytes is its size.
+	JobRef   string    `json:"job_ref,omitempty"`
+	JobBytes int       `json:"job_bytes,omitempty"`
+	FailedAt time.Time `json:"failed_at"`
+}
+
+// Bounds of a dead letter's parts: far under NATS's default 1 MiB
+// payload, whatever the job and the error were.
+const (
+	MaxDeadLetterJob   = 16 << 10
+	MaxDeadLetterError = 4 << 10
+)
+
+// Excerpt is s cut to at most n bytes on a rune boundary, marked as cut.
+func Excerpt(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "… (cut)"
+	cut := max(n-len(mark), 0)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
 }
 
 // PublishDeadLetter writes an entry on mediavec.dlq.<cause>. dedupID, when
@@ -96,6 +127,23 @@ type DeadLetter struct {
 func PublishDeadLetter(ctx context.Context, js jetstream.JetStream, dl DeadLetter, dedupID string) error {
 	if dl.FailedAt.IsZero() {
 		dl.FailedAt = time.Now().UTC()
+	}
+	dl.Error = Excerpt(dl.Error, MaxDeadLetterError)
+	if len(dl.Job) > MaxDeadLetterJob {
+		// Named by content (and by message, when known): a recreated
+		// stream reusing sequence numbers cannot make two jobs share one.
+		sum := sha256.Sum256(dl.Job)
+		ref := "job-" + hex.EncodeToString(sum[:12])
+		if dedupID != "" {
+			ref = dedupID + "-" + hex.EncodeToString(sum[:6])
+		}
+		if err := putDeadJob(ctx, js, ref, dl.Job); err != nil {
+			// Not written without the whole job: the caller leaves the
+			// job on its lane and tries again.
+			return err
+		}
+		dl.JobRef, dl.JobBytes = ref, len(dl.Job)
+		dl.Job = jsonExcerpt(string(dl.Job), MaxDeadLetterJob)
 	}
 	if !json.Valid(dl.Job) {
 		// Keep unparseable input, but as a JSON string so the entry stays JSON.
@@ -114,6 +162,48 @@ func PublishDeadLetter(ctx context.Context, js jetstream.JetStream, dl DeadLette
 		return fmt.Errorf("publish dead letter (%s): %w", dl.Cause, err)
 	}
 	return nil
+}
+
+// jsonExcerpt is s cut so that it fits in at most n bytes as a JSON
+// string: escaping can make a string several times longer than its text.
+func jsonExcerpt(s string, n int) json.RawMessage {
+	for cut := n; ; cut /= 2 {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(Excerpt(s, cut))
+		if b := bytes.TrimSuffix(buf.Bytes(), []byte("\n")); len(b) <= n || cut < 16 {
+			return b
+		}
+	}
+}
+
+// putDeadJob keeps a large dead job whole in BucketDeadJobs.
+func putDeadJob(ctx context.Context, js jetstream.JetStream, name string, job []byte) error {
+	store, err := js.ObjectStore(ctx, BucketDeadJobs)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", BucketDeadJobs, err)
+	}
+	if _, err := store.PutBytes(ctx, name, job); err != nil {
+		return fmt.Errorf("keep job %s: %w", name, err)
+	}
+	return nil
+}
+
+// deadJob reads back the whole job of a dead letter.
+func deadJob(ctx context.Context, js jetstream.JetStream, dl DeadLetter) ([]byte, error) {
+	if dl.JobRef == "" {
+		return dl.Job, nil
+	}
+	store, err := js.ObjectStore(ctx, BucketDeadJobs)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", BucketDeadJobs, err)
+	}
+	b, err := store.GetBytes(ctx, dl.JobRef)
+	if err != nil {
+		return nil, fmt.Errorf("job %s: %w", dl.JobRef, err)
+	}
+	return b, nil
 }
 
 // Event tells downstream consumers that a video was indexed or failed.

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -17,6 +19,9 @@ type EmbeddedConfig struct {
 	Host string
 	// Port to listen on. Defaults to DefaultPort; -1 picks a free port.
 	Port int
+	// Token, when set, is the token every client must present (NATS
+	// token authentication); ClientURL then carries it.
+	Token string
 }
 
 // The defaults of EmbeddedConfig: NATS's own port, on this machine only.
@@ -38,7 +43,8 @@ func (c EmbeddedConfig) Validate() error {
 
 // Embedded is a running in-process NATS server with JetStream.
 type Embedded struct {
-	srv *server.Server
+	srv   *server.Server
+	token string
 }
 
 // StartEmbedded starts the server and waits until it accepts clients.
@@ -59,6 +65,9 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		// Work-queue messages must survive a crash of the process: sync
 		// the store on every write rather than every two minutes.
 		SyncAlways: true,
+		// Without it, any process on the machine could submit jobs,
+		// forge statuses, purge the DLQ and read every event.
+		Authorization: cfg.Token,
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
@@ -69,11 +78,18 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		srv.Shutdown()
 		return nil, fmt.Errorf("embedded nats: not ready on %s:%d within 15s (is the port in use?)", cfg.Host, cfg.Port)
 	}
-	return &Embedded{srv: srv}, nil
+	return &Embedded{srv: srv, token: cfg.Token}, nil
 }
 
-// ClientURL is the URL clients connect to.
-func (e *Embedded) ClientURL() string { return e.srv.ClientURL() }
+// ClientURL is the URL clients connect to, with the token when there is
+// one (nats://TOKEN@host:port).
+func (e *Embedded) ClientURL() string {
+	u := e.srv.ClientURL()
+	if e.token == "" {
+		return u
+	}
+	return strings.Replace(u, "nats://", "nats://"+url.User(e.token).String()+"@", 1)
+}
 
 // Shutdown stops the server and waits for it to finish.
 func (e *Embedded) Shutdown() {

@@ -3,9 +3,11 @@ package queue
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -143,27 +145,48 @@ func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) (Lanes, err
 		},
 	}
 	for _, cfg := range streams {
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+		if err := settle(ctx, func(ctx context.Context) error {
+			_, err := js.CreateOrUpdateStream(ctx, cfg)
+			return err
+		}); err != nil {
 			return Lanes{}, fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
 		}
 	}
-	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      BucketVideos,
-		Description: "mediavec video status",
-		Storage:     jetstream.FileStorage,
-		Replicas:    t.Replicas,
-		TTL:         t.StatusTTL,
+	if err := settle(ctx, func(ctx context.Context) error {
+		_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      BucketVideos,
+			Description: "mediavec video status",
+			Storage:     jetstream.FileStorage,
+			Replicas:    t.Replicas,
+			TTL:         t.StatusTTL,
+		})
+		return err
 	}); err != nil {
 		return Lanes{}, fmt.Errorf("ensure bucket %s: %w", BucketVideos, err)
 	}
-	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      BucketContent,
-		Description: "mediavec content hashes: the video each exact upload was first indexed as",
-		Storage:     jetstream.FileStorage,
-		Replicas:    t.Replicas,
-		TTL:         t.StatusTTL,
+	if err := settle(ctx, func(ctx context.Context) error {
+		_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      BucketContent,
+			Description: "mediavec content hashes: the video each exact upload was first indexed as",
+			Storage:     jetstream.FileStorage,
+			Replicas:    t.Replicas,
+			TTL:         t.StatusTTL,
+		})
+		return err
 	}); err != nil {
 		return Lanes{}, fmt.Errorf("ensure bucket %s: %w", BucketContent, err)
+	}
+	if err := settle(ctx, func(ctx context.Context) error {
+		_, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+			Bucket:      BucketDeadJobs,
+			Description: "mediavec: jobs too large for their dead letter, kept whole for replay",
+			Storage:     jetstream.FileStorage,
+			Replicas:    t.Replicas,
+			TTL:         t.DLQRetention,
+		})
+		return err
+	}); err != nil {
+		return Lanes{}, fmt.Errorf("ensure object store %s: %w", BucketDeadJobs, err)
 	}
 	lanes := Lanes{MaxAttempts: t.MaxAttempts}
 	for _, c := range []struct {
@@ -173,13 +196,17 @@ func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) (Lanes, err
 		{ConsumerUpload, SubjectUpload, &lanes.Upload},
 		{ConsumerBackfill, SubjectBackfill, &lanes.Backfill},
 	} {
-		cons, err := js.CreateOrUpdateConsumer(ctx, StreamJobs, jetstream.ConsumerConfig{
-			Durable:       c.name,
-			FilterSubject: c.subject,
-			AckPolicy:     jetstream.AckExplicitPolicy,
-			AckWait:       t.AckWait,
-			MaxDeliver:    -1, // see Topology.MaxAttempts
-			MaxAckPending: 1000,
+		var cons jetstream.Consumer
+		err := settle(ctx, func(ctx context.Context) (err error) {
+			cons, err = js.CreateOrUpdateConsumer(ctx, StreamJobs, jetstream.ConsumerConfig{
+				Durable:       c.name,
+				FilterSubject: c.subject,
+				AckPolicy:     jetstream.AckExplicitPolicy,
+				AckWait:       t.AckWait,
+				MaxDeliver:    -1, // see Topology.MaxAttempts
+				MaxAckPending: 1000,
+			})
+			return err
 		})
 		if err != nil {
 			return Lanes{}, fmt.Errorf("ensure consumer %s: %w", c.name, err)
@@ -187,4 +214,54 @@ func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) (Lanes, err
 		*c.dst = cons
 	}
 	return lanes, nil
+}
+
+// settleTimeout bounds how long Ensure waits for one stream, bucket or
+// consumer: on a cluster, a replicated one exists only once its group has
+// elected a leader, which takes seconds, more than a JetStream API call's
+// default timeout; and a node just restarted answers late.
+const settleTimeout = 2 * time.Minute
+
+// settle runs an idempotent create-or-update until it succeeds, retrying
+// what a cluster forming or electing answers (a timeout, no responders,
+// no suitable peers yet) for up to settleTimeout.
+func settle(ctx context.Context, create func(context.Context) error) error {
+	start := time.Now()
+	for {
+		attempt, cancel := context.WithTimeout(ctx, 15*time.Second)
+		err := create(attempt)
+		cancel()
+		if err == nil || ctx.Err() != nil || time.Since(start) > retryFor(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// retryFor is how long an error is worth retrying: a cluster electing
+// leaders or placing replicas answers with timeouts and 503s for seconds;
+// a server without JetStream (or nothing behind the subject) may be a
+// node still starting, but a misconfiguration is more likely, so it gets
+// less patience.
+func retryFor(err error) time.Duration {
+	var apiErr *jetstream.APIError
+	switch {
+	case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, nats.ErrNoResponders):
+		return 20 * time.Second
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout), errors.Is(err, jetstream.ErrNoStreamResponse):
+		return settleTimeout
+	case errors.As(err, &apiErr):
+		switch {
+		case apiErr.Code == 503,
+			apiErr.ErrorCode == 10008, // JetStream cluster not available
+			apiErr.ErrorCode == 10005, // no suitable peers for placement: a node still joining
+			apiErr.ErrorCode == 10023: // insufficient resources
+			return settleTimeout
+		}
+	}
+	return 0
 }

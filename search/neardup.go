@@ -23,6 +23,8 @@ type NearDupOptions struct {
 	Filter index.Filter
 	// Safe leaves out the videos judged unsafe (Options.Safe).
 	Safe bool
+	// DecodeThreads is Options.DecodeThreads.
+	DecodeThreads int
 }
 
 // DefaultNearDupThreshold is where a candidate counts as a copy. On the
@@ -73,7 +75,7 @@ func (s *Searcher) NearDuplicates(ctx context.Context, r io.Reader, name string,
 	opts.Limit = min(cmp.Or(max(opts.Limit, 0), DefaultLimit), MaxLimit)
 	opts.Filter.ExcludeUnsafe = opts.Filter.ExcludeUnsafe || opts.Safe
 	space := encoders.SpaceFrameDCT
-	res, err := s.analyzer.Reader(ctx, r, name, analyze.Options{Spaces: []string{space}})
+	res, err := s.analyzer.Reader(ctx, r, name, analyze.Options{Spaces: []string{space}, DecodeThreads: opts.DecodeThreads})
 	if err != nil {
 		return Response{}, err
 	}

@@ -44,6 +44,9 @@ type Options struct {
 	// Safe leaves out the videos judged unsafe, inside the index, before
 	// the limit (Filter.ExcludeUnsafe).
 	Safe bool
+	// DecodeThreads, when set, is the decoder's threads for a query file
+	// (analyze.Options.DecodeThreads).
+	DecodeThreads int
 	// MinScore is the floor: results scoring under it are not returned.
 	// nil is the calibration's default floor (Shipped().MinScore); 0
 	// returns every result.
@@ -154,7 +157,7 @@ var ErrNotFound = errors.New("not found")
 // upload: it goes through the same decode and encoders as an indexed video,
 // then each query segment looks up its best segment per video.
 func (s *Searcher) Media(ctx context.Context, r io.Reader, name string, opts Options) (Response, error) {
-	res, err := s.analyzer.Reader(ctx, r, name, analyze.Options{Spaces: opts.Spaces})
+	res, err := s.analyzer.Reader(ctx, r, name, analyze.Options{Spaces: opts.Spaces, DecodeThreads: opts.DecodeThreads})
 	if err != nil {
 		return Response{}, err
 	}

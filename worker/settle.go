@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mediavec/mediavec/analyze"
@@ -136,20 +137,29 @@ func (w *Worker) deadLetter(ctx context.Context, msg jetstream.Msg, job queue.Jo
 	if meta, err := msg.Metadata(); err == nil {
 		dedup = fmt.Sprintf("dlq-%s-%d", meta.Stream, meta.Sequence.Stream)
 	}
+	errText := queue.Excerpt(jobErr.Error(), queue.MaxDeadLetterError)
 	if err := queue.PublishDeadLetter(ctx, w.js, dl, dedup); err != nil {
-		// Never drop a job: if the dead letter cannot be written, leave
-		// the job on its lane to be tried again.
-		log.Error("dead letter not written; job left for redelivery", "err", err, "job_err", jobErr)
-		_ = msg.NakWithDelay(w.cfg.RetryBase)
-		return
+		if !errors.Is(err, nats.ErrMaxPayload) {
+			// Never drop a job: while NATS cannot take the dead letter (or
+			// the whole job beside it), leave the job on its lane to be
+			// tried again.
+			log.Error("dead letter not written; job left for redelivery", "err", err, "job_err", jobErr)
+			_ = msg.NakWithDelay(w.cfg.RetryBase)
+			return
+		}
+		// A dead letter that can never fit (a server with a tiny payload
+		// limit): retrying would loop for ever, so the job ends here and
+		// its status says why.
+		log.Error("dead letter cannot be written; job terminated", "err", err, "job_err", jobErr)
+		errText = queue.Excerpt(errText+"; dead letter not written: "+err.Error(), queue.MaxDeadLetterError)
 	}
 	if job.VideoID != "" {
-		st := queue.Status{VideoID: job.VideoID, State: queue.StateFailed, JobID: job.JobID, Source: job.Source,
-			Cause: cause, Error: jobErr.Error(), Attempts: attempts}
+		st := queue.Status{VideoID: job.VideoID, State: queue.StateFailed, JobID: job.JobID, Source: queue.Excerpt(job.Source, queue.MaxDeadLetterError),
+			Cause: cause, Error: errText, Attempts: attempts}
 		if err := w.statuses.Put(ctx, st); err != nil {
 			log.Warn("failed status not saved", "err", err)
 		}
-		if err := queue.PublishEvent(ctx, w.js, queue.Event{VideoID: job.VideoID, JobID: job.JobID, State: queue.StateFailed, Cause: cause, Error: jobErr.Error()}); err != nil {
+		if err := queue.PublishEvent(ctx, w.js, queue.Event{VideoID: job.VideoID, JobID: job.JobID, State: queue.StateFailed, Cause: cause, Error: errText}); err != nil {
 			log.Warn("failed event not published", "err", err)
 		}
 	}

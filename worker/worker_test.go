@@ -548,3 +548,54 @@ func TestConfigValidateFor(t *testing.T) {
 		t.Errorf("a topology sized for two-hour jobs: %v", err)
 	}
 }
+
+// A failing job just under NATS's 1 MiB payload limit still lands in the
+// DLQ — an excerpt in the dead letter, the whole job kept by reference —
+// its status says failed, and a replay gets the whole job back.
+func TestHugeFailingJobIsDeadLettered(t *testing.T) {
+	t.Parallel()
+	h := start(t, 3)
+	ctx := t.Context()
+	job := queue.Job{V: queue.JobVersion, JobID: "huge-1", VideoID: "huge", Source: "file:///nonexistent/huge.mp4", Text: &queue.JobText{}}
+	body, err := json.Marshal(job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 100 bytes under the limit: the job fits, a dead letter holding it
+	// whole cannot.
+	caption := strings.Repeat("x", 1<<20-100-len(body)-len(`"caption":""`))
+	job.Text.Caption = caption
+	if body, err = json.Marshal(job); err != nil {
+		t.Fatal(err)
+	}
+	if len(body) != 1<<20-100 {
+		t.Fatalf("job of %d bytes, want 100 under 1 MiB", len(body))
+	}
+	if _, err := h.js.Publish(ctx, queue.SubjectUpload, body); err != nil {
+		t.Fatal(err)
+	}
+	st := h.wait(t, "huge", queue.StateFailed)
+	if st.Cause != queue.CauseDecode || len(st.Error) > queue.MaxDeadLetterError {
+		t.Errorf("status %s (%d bytes of error)", st.Line(), len(st.Error))
+	}
+	dls := h.deadLetters(t)
+	if len(dls) != 1 {
+		t.Fatalf("%d dead letters, want 1", len(dls))
+	}
+	dl := dls[0]
+	if dl.JobRef == "" || dl.JobBytes != len(body) || len(dl.Job) > queue.MaxDeadLetterJob {
+		t.Errorf("dead letter: ref %q, job_bytes %d (want %d), excerpt of %d bytes", dl.JobRef, dl.JobBytes, len(body), len(dl.Job))
+	}
+	h.waitJobsLeft(t, 0)
+	entries, err := queue.ListDeadLetters(ctx, h.js, "", 0)
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("list: %v %v", entries, err)
+	}
+	replayed, err := queue.ReplayDeadLetter(ctx, h.js, h.statuses, entries[0].Seq, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if replayed.Text == nil || replayed.Text.Caption != caption {
+		t.Errorf("replay did not get the whole job back")
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/mediavec/mediavec/analyze"
 	"github.com/mediavec/mediavec/decode"
 	"github.com/mediavec/mediavec/internal/app"
+	"github.com/mediavec/mediavec/internal/lists"
 )
 
 // runAPI serves the HTTP API and the search page for a fleet: submissions
@@ -23,6 +24,7 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	httpAddr := fs.String("http", app.DefaultHTTPAddr, "HTTP API listen address (0.0.0.0:8080 in a container)")
 	qopts := qdrantFlags(fs, "host:port of the Qdrant gRPC endpoint (required)")
 	thumbsDir := fs.String("thumbs", "/var/lib/mediavec/thumbs", "shared folder of frame thumbnails, the one the workers write")
+	allowedHosts := fs.String("allowed-hosts", "", "comma-separated host names the API answers to, beyond IP addresses, localhost and --http's host (\"*\": any; \".example.com\": a domain); others get 421, which stops DNS rebinding")
 	tokenFile := fs.String("api-token-file", "", "file holding the bearer token the API requires (env MEDIAVEC_API_TOKEN sets it directly)")
 	mopts := modelFlags(fs)
 	generation := fs.Int("generation", app.DefaultGeneration, "the collections' generation to ensure (the aliases decide what queries read)")
@@ -46,7 +48,7 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	log := slog.Default().With("api", hostname())
 	cfg := app.Config{
-		Generation: *generation, HTTPAddr: *httpAddr, APIToken: token, ThumbsDir: *thumbsDir,
+		Generation: *generation, HTTPAddr: *httpAddr, APIToken: token, AllowedHosts: lists.Split(*allowedHosts), ThumbsDir: *thumbsDir,
 		Qdrant: qcfg, Topology: topology(), Logger: log,
 		// Queries alone: room for two decoding at once.
 		Analyze: analyze.Config{Decode: decode.Config{Threads: max(1, runtime.NumCPU()/2)}},

@@ -184,3 +184,17 @@ func TestFlagsAnywhere(t *testing.T) {
 		t.Errorf("an unknown flag after an argument: %v, want a usage error", err)
 	}
 }
+
+// NATS URLs in messages and logs show neither a password nor a token.
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"nats://127.0.0.1:4222":                         "nats://127.0.0.1:4222",
+		"nats://alice:s3cret@nats-1:4222":               "nats://alice:xxxxx@nats-1:4222",
+		"nats://0123abcd@127.0.0.1:4222":                "nats://xxxxx@127.0.0.1:4222",
+		"nats://tok@a:4222,nats://bob:pw@b:4222,c:4222": "nats://xxxxx@a:4222,nats://bob:xxxxx@b:4222,c:4222",
+	} {
+		if got := redactURL(in); got != want {
+			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -40,7 +40,10 @@ func apiFlag(fs *flag.FlagSet) *string {
 // with the same credentials, nkey and TLS options as a worker.
 func connectJetStream(ctx context.Context, o natsOptions, name string) (*nats.Conn, jetstream.JetStream, error) {
 	nc, err := o.dial(name, nats.Timeout(5*time.Second))
-	if err != nil {
+	switch {
+	case errors.Is(err, nats.ErrAuthorization):
+		return nil, nil, fmt.Errorf("%w (the server wants credentials: a `mediavec up` of this user leaves its token for the CLI; otherwise give --nats-token-file or --nats-creds)", err)
+	case err != nil:
 		return nil, nil, fmt.Errorf("%w (is `mediavec up` or a fleet's NATS running there?)", err)
 	}
 	js, err := jetstream.New(nc)

@@ -27,7 +27,7 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	sub, rest := args[0], args[1:]
 	fs := newFlags("index "+sub, "index "+sub+" [flags]", stderr)
-	open := indexFlags(fs)
+	open := indexFlags(fs, sub == "collections")
 	if err := parseFlags(fs, rest); err != nil {
 		return err
 	}
@@ -89,7 +89,10 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // indexFlags adds the flags that choose an index and returns its opener.
-func indexFlags(fs *flag.FlagSet) func(context.Context) (index.Index, func(), error) {
+//
+// A read-only command opens the embedded index without writing a byte of
+// it (a torn record a crash left is skipped, not cut).
+func indexFlags(fs *flag.FlagSet, readOnly bool) func(context.Context) (index.Index, func(), error) {
 	qopts := qdrantFlags(fs, "host:port of Qdrant's gRPC endpoint")
 	data := fs.String("data", "", "data folder of a stopped `mediavec up`, for its embedded index")
 	return func(ctx context.Context) (index.Index, func(), error) {
@@ -113,7 +116,11 @@ func indexFlags(fs *flag.FlagSet) func(context.Context) (index.Index, func(), er
 			if err != nil {
 				return nil, nil, fmt.Errorf("%w (stop mediavec up first)", err)
 			}
-			e, err := app.OpenIndex(ctx, app.Config{DataDir: *data})
+			openIndex := app.OpenIndex
+			if readOnly {
+				openIndex = app.OpenIndexReadOnly
+			}
+			e, err := openIndex(ctx, app.Config{DataDir: *data})
 			if err != nil {
 				lock.Close()
 				return nil, nil, err

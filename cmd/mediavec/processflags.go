@@ -3,6 +3,8 @@ package main
 import (
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/mediavec/mediavec/analyze"
@@ -54,7 +56,7 @@ type decodeOptions struct {
 
 func decodeFlags(fs *flag.FlagSet) decodeOptions {
 	return decodeOptions{
-		roots:        fs.String("roots", "", "comma-separated folders that file sources must be under (default: any)"),
+		roots:        fs.String("roots", "", "comma-separated folders that file sources must be under; \"any\" for no limit (default: any)"),
 		allowPrivate: fs.Bool("http-allow-private", false, "let http(s) sources reach loopback and private addresses"),
 		allowHosts:   fs.String("http-allow-hosts", "", "comma-separated hosts http(s) sources must be on (\".example.com\" for subdomains; default: any public host)"),
 		sampling:     fs.String("sampling", decode.DefaultSampling, "frame sampling policy: fps=N, keyframes or scenes[=THRESHOLD]"),
@@ -68,11 +70,59 @@ func (o decodeOptions) apply(cfg *app.Config) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	roots := lists.Split(*o.roots)
+	if *o.roots == rootsAny {
+		roots = nil
+	}
 	cfg.Analyze.Decode = decode.Config{
-		Sampling: policy, Roots: lists.Split(*o.roots), MaxDuration: *o.maxDuration, Threads: *o.threads,
+		Sampling: policy, Roots: roots, MaxDuration: *o.maxDuration, Threads: *o.threads,
 		HTTP: decode.HTTPPolicy{AllowPrivate: *o.allowPrivate, AllowHosts: lists.Split(*o.allowHosts)},
 	}
 	return nil
+}
+
+// rootsAny is the --roots value that lets file sources be anywhere.
+const rootsAny = "any"
+
+// confineRoots is `mediavec up`'s default for --roots: on a shared
+// machine, a job may read only the folder up was started in and its
+// uploads folder, not every file the user can (a private photo, a key),
+// nor learn which paths exist. It returns what to say at start.
+func (o decodeOptions) confineRoots(dataDir string) (string, error) {
+	switch *o.roots {
+	case rootsAny:
+		return "warning: --roots any: jobs may read any file this user can", nil
+	case "":
+	default:
+		return "file sources under " + *o.roots, nil
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("working folder: %w", err)
+	}
+	uploads, err := filepath.Abs(filepath.Join(dataDir, "uploads"))
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(uploads, 0o755); err != nil {
+		return "", fmt.Errorf("uploads folder: %w", err)
+	}
+	// Started in / or the home folder (a service manager, a container, a
+	// terminal just opened), the working folder holds keys and secrets:
+	// only the uploads folder then.
+	home, _ := os.UserHomeDir()
+	if cwd == "/" || home != "" && isWithin(home, cwd) {
+		*o.roots = uploads
+		return fmt.Sprintf("file sources only under %s (started in %s, which holds too much to share; --roots to choose, --roots any for no limit)", uploads, cwd), nil
+	}
+	*o.roots = cwd + "," + uploads
+	return fmt.Sprintf("file sources only under %s and %s (--roots to choose, --roots any for no limit)", cwd, uploads), nil
+}
+
+// isWithin reports whether path is dir or lies under it.
+func isWithin(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && filepath.IsLocal(rel) || rel == "."
 }
 
 // safetyOptions are the flags that say when a video is unsafe.

@@ -7,9 +7,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/mediavec/mediavec/internal/app"
+	"github.com/mediavec/mediavec/internal/lists"
 	"github.com/mediavec/mediavec/worker"
 )
 
@@ -26,6 +28,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	alsoWrite := fs.Int("also-write-generation", 0, "during a rollout, also keep this older generation up to date; 0: none")
 	thumbsDir := fs.String("thumbs", "", "folder for the JPEG thumbnails of sampled frames (default: DATA/thumbs)")
 	qopts := qdrantFlags(fs, "host:port of a Qdrant gRPC endpoint to use as the index (default: the embedded index in --data)")
+	allowedHosts := fs.String("allowed-hosts", "", "comma-separated host names the API answers to, beyond IP addresses, localhost and --http's host (\"*\": any; \".example.com\": a domain); others get 421, which stops DNS rebinding")
 	tokenFile := fs.String("api-token-file", "", "file holding the bearer token the API requires (env MEDIAVEC_API_TOKEN sets it directly; default: no token)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -44,12 +47,19 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if token == "" && !isLoopback(*httpAddr) {
 		fmt.Fprintf(stderr, "mediavec up: warning: the API listens on %s, beyond this machine, without a token (set --api-token-file)\n", *httpAddr)
 	}
+	if !isLoopback(*natsListen) {
+		fmt.Fprintf(stderr, "mediavec up: warning: NATS listens on %s, beyond this machine; clients need the token in %s, and it travels without TLS (a fleet's NATS has TLS, see docs/fleet.md)\n", *natsListen, filepath.Join(*data, "nats.token"))
+	}
 	if *workers < 0 {
 		return fmt.Errorf("%w: --workers must be 0 or more", errUsage)
 	}
+	sources, err := dopts.confineRoots(*data)
+	if err != nil {
+		return err
+	}
 	cfg := app.Config{
 		DataDir: *data, HTTPAddr: *httpAddr, NATSListen: *natsListen, Workers: *workers,
-		APIToken: token, Qdrant: qcfg, ThumbsDir: *thumbsDir, Generation: *generation, AlsoWrite: *alsoWrite,
+		APIToken: token, AllowedHosts: lists.Split(*allowedHosts), PublishNATSToken: true, Qdrant: qcfg, ThumbsDir: *thumbsDir, Generation: *generation, AlsoWrite: *alsoWrite,
 	}
 	if err := mopts.apply(&cfg); err != nil {
 		return err
@@ -65,6 +75,11 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "mediavec up: API on %s, NATS on %s, data in %s, %d workers. Ctrl-C to stop.\n", s.HTTPURL(), s.NATSURLRedacted(), *data, *workers)
+	if *dopts.roots == rootsAny {
+		fmt.Fprintf(stderr, "mediavec up: %s\n", sources)
+	} else {
+		fmt.Fprintf(stdout, "mediavec up: %s\n", sources)
+	}
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "mediavec up: stopping (draining jobs in flight)…")
 	s.Close()

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -42,6 +43,8 @@ type Index struct {
 	manifest manifest
 	cols     map[string]*collection
 	closed   bool
+	readOnly bool
+	dropped  []DroppedRecord
 }
 
 var _ index.Index = (*Index)(nil)
@@ -57,11 +60,31 @@ const manifestVersion = 2
 // Open opens (or creates) the index stored under dir. A torn record
 // at the end of a log, left by a crash mid-write, is cut off; everything
 // before it is kept.
+//
+// Dropped says what was cut, so the caller can tell the videos' owners.
 func Open(dir string) (*Index, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "collections"), 0o755); err != nil {
 		return nil, fmt.Errorf("open index %s: %w", dir, err)
 	}
-	e := &Index{dir: dir, cols: map[string]*collection{}, scanWorkers: runtime.GOMAXPROCS(0)}
+	return openIndex(dir, false)
+}
+
+// OpenReadOnly opens the index under dir for reading: it writes nothing —
+// no folder made, no torn record cut (it is skipped), no compaction, no
+// stray log removed — and every write returns ErrReadOnly. Listing and
+// inspecting commands use it.
+func OpenReadOnly(dir string) (*Index, error) {
+	if _, err := os.Stat(filepath.Join(dir, "manifest.json")); err != nil {
+		return nil, fmt.Errorf("open index %s: %w", dir, err)
+	}
+	return openIndex(dir, true)
+}
+
+// ErrReadOnly is returned by every write to an index opened read-only.
+var ErrReadOnly = errors.New("index opened read-only")
+
+func openIndex(dir string, readOnly bool) (*Index, error) {
+	e := &Index{dir: dir, cols: map[string]*collection{}, scanWorkers: runtime.GOMAXPROCS(0), readOnly: readOnly}
 	e.manifest = manifest{Version: manifestVersion, Collections: map[string]index.Schema{}, Aliases: map[string]string{}}
 	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	switch {
@@ -85,13 +108,30 @@ func Open(dir string) (*Index, error) {
 			e.manifest.Aliases = map[string]string{}
 		}
 	}
+	if b, err := os.ReadFile(filepath.Join(dir, tornFile)); err == nil {
+		if err := json.Unmarshal(b, &e.dropped); err != nil {
+			return nil, fmt.Errorf("open index %s: %s: %w", dir, tornFile, err)
+		}
+	}
 	for name, schema := range e.manifest.Collections {
-		c, err := openCollection(e.logPath(name), name, schema, false)
+		// Before a torn record is cut, what it named is written down, so
+		// a crash (or a failed repair) after the cut still knows.
+		remember := func(torn DroppedRecord) error {
+			if readOnly {
+				e.dropped = append(e.dropped, torn)
+				return nil
+			}
+			return e.saveDropped(append(slices.Clone(e.dropped), torn))
+		}
+		c, err := openCollection(e.logPath(name), name, schema, false, readOnly, remember)
 		if err != nil {
 			e.Close()
 			return nil, err
 		}
 		e.cols[name] = c
+	}
+	if readOnly {
+		return e, nil
 	}
 	// A log the manifest does not list is left by a drop that crashed
 	// before it removed the file: it must never come back.
@@ -108,6 +148,47 @@ func Open(dir string) (*Index, error) {
 
 func (e *Index) logPath(name string) string {
 	return filepath.Join(e.dir, "collections", name+".log")
+}
+
+// DroppedRecord is a torn record cut from the end of a log at open: the
+// last write before a crash, which never completed. VideoIDs are the
+// videos its readable part names (empty when even they were lost).
+type DroppedRecord struct {
+	Collection string
+	Bytes      int64
+	VideoIDs   []string
+}
+
+// tornFile lists the torn records cut and not yet settled.
+const tornFile = "torn.json"
+
+// Dropped returns the torn records cut at this open or an earlier one and
+// not yet settled (ClearDropped).
+func (e *Index) Dropped() []DroppedRecord { return slices.Clone(e.dropped) }
+
+// ClearDropped records that the caller has settled every dropped record
+// (their videos marked and queued for repair).
+func (e *Index) ClearDropped() error {
+	if e.readOnly {
+		return ErrReadOnly
+	}
+	e.dropped = nil
+	if err := os.Remove(filepath.Join(e.dir, tornFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+func (e *Index) saveDropped(d []DroppedRecord) error {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	if err := fsutil.WriteFileAtomic(filepath.Join(e.dir, tornFile), b, 0o644); err != nil {
+		return fmt.Errorf("record the torn write: %w", err)
+	}
+	e.dropped = d
+	return nil
 }
 
 // Close closes the logs. It is safe to call more than once.
@@ -154,6 +235,9 @@ func (m manifest) clone() manifest {
 
 // Ensure creates a collection or checks the schema of an existing one.
 func (e *Index) Ensure(ctx context.Context, name string, schema index.Schema) error {
+	if e.readOnly {
+		return ErrReadOnly
+	}
 	if err := schema.Validate(); err != nil {
 		return fmt.Errorf("ensure collection %s: %w", name, err)
 	}
@@ -177,7 +261,7 @@ func (e *Index) Ensure(ctx context.Context, name string, schema index.Schema) er
 	// A new collection starts from an empty log, whatever a crashed drop
 	// left under its name, and the log's folder entry is durable before
 	// the manifest names it.
-	c, err := openCollection(e.logPath(name), name, schema, true)
+	c, err := openCollection(e.logPath(name), name, schema, true, false, nil)
 	if err != nil {
 		return err
 	}
@@ -210,6 +294,9 @@ func (e *Index) Schema(ctx context.Context, collection string) (index.Schema, er
 
 // SetAlias points alias at a collection.
 func (e *Index) SetAlias(ctx context.Context, alias, collection string) error {
+	if e.readOnly {
+		return ErrReadOnly
+	}
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
 	if e.closed {
@@ -258,6 +345,9 @@ func (e *Index) Collections(ctx context.Context) ([]string, error) {
 
 // DropCollection deletes a collection no alias points at.
 func (e *Index) DropCollection(ctx context.Context, name string) error {
+	if e.readOnly {
+		return ErrReadOnly
+	}
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
 	if e.closed {

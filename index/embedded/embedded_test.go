@@ -1,7 +1,9 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -120,10 +122,44 @@ func TestTornTailIsCut(t *testing.T) {
 	if err := os.Truncate(path, st.Size()-7); err != nil {
 		t.Fatal(err)
 	}
+	torn, _ := os.ReadFile(path)
+
+	// Read-only, the torn record is skipped and the files stay as they are.
+	ro, err := OpenReadOnly(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := ro.Count(ctx, index.Segments, index.Filter{}); n != 1 {
+		t.Errorf("read-only: %d points, want 1", n)
+	}
+	if err := ro.Upsert(ctx, index.Segments, []index.Point{seg("c", "s", 0, 1, 1)}); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("read-only upsert: %v, want ErrReadOnly", err)
+	}
+	ro.Close()
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, torn) {
+		t.Errorf("opening read-only changed the log (%d bytes, was %d)", len(after), len(torn))
+	}
 
 	e2 := open(t, dir)
 	if n, _ := e2.Count(ctx, index.Segments, index.Filter{}); n != 1 {
 		t.Fatalf("%d points after a torn write, want the 1 before it", n)
+	}
+	if d := e2.Dropped(); len(d) != 1 || d[0].Collection != index.Segments || len(d[0].VideoIDs) != 1 || d[0].VideoIDs[0] != "b" {
+		t.Errorf("dropped %+v, want the torn write of video b in %s", d, index.Segments)
+	}
+	// What was cut stays on record until the caller settles it.
+	e2.Close()
+	e2 = open(t, dir)
+	if d := e2.Dropped(); len(d) != 1 || d[0].VideoIDs[0] != "b" {
+		t.Errorf("after a reopen, dropped %+v, want the torn write still on record", d)
+	}
+	if err := e2.ClearDropped(); err != nil {
+		t.Fatal(err)
+	}
+	e2.Close()
+	e2 = open(t, dir)
+	if d := e2.Dropped(); len(d) != 0 {
+		t.Errorf("after ClearDropped and a reopen, dropped %+v", d)
 	}
 	// The log is writable again after the cut.
 	if err := e2.Upsert(ctx, index.Segments, []index.Point{seg("c", "s", 0, 1, 1)}); err != nil {

@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -134,16 +135,21 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-func openCollection(path, name string, schema index.Schema, fresh bool) (*collection, error) {
+// openCollection opens a collection's log and replays it. A torn record
+// at its end is described to remember, then cut (read-only: skipped).
+func openCollection(path, name string, schema index.Schema, fresh, readOnly bool, remember func(DroppedRecord) error) (c *collection, err error) {
 	flags := os.O_RDWR | os.O_CREATE
-	if fresh {
+	switch {
+	case readOnly:
+		flags = os.O_RDONLY
+	case fresh:
 		flags |= os.O_TRUNC
 	}
 	f, err := os.OpenFile(path, flags, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open index collection %s: %w", name, err)
 	}
-	c := &collection{
+	c = &collection{
 		name: name, schema: schema, log: f,
 		points: map[string]*stored{}, byVideo: map[string]map[*stored]struct{}{},
 		dense: map[string]*slab{}, sparse: map[string]*postings{},
@@ -164,7 +170,18 @@ func openCollection(path, name string, schema index.Schema, fresh bool) (*collec
 		return nil, err
 	}
 	if end != good {
-		slog.Warn("index: cutting torn record at end of log", "collection", name, "kept_bytes", good, "dropped_bytes", end-good)
+		torn := DroppedRecord{Collection: name, Bytes: end - good, VideoIDs: tornVideos(f, good, end)}
+		if remember != nil {
+			if err := remember(torn); err != nil {
+				f.Close()
+				return nil, err
+			}
+		}
+		if readOnly {
+			slog.Warn("index: skipping a torn record at the end of the log (read-only: left as it is)", "collection", name, "bytes", end-good)
+			return c, nil
+		}
+		slog.Warn("index: cutting torn record at end of log", "collection", name, "kept_bytes", good, "dropped_bytes", end-good, "videos", torn.VideoIDs)
 		if err := f.Truncate(good); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("truncate torn log %s: %w", path, err)
@@ -174,13 +191,47 @@ func openCollection(path, name string, schema index.Schema, fresh bool) (*collec
 			return nil, err
 		}
 	}
-	if c.dead > compactMinDead && c.dead > len(c.points) {
+	if !readOnly && c.dead > compactMinDead && c.dead > len(c.points) {
 		if err := c.compact(path); err != nil {
 			// The log as it is stays valid: compaction can wait.
 			slog.Warn("index: compaction failed", "collection", name, "err", err)
 		}
 	}
 	return c, nil
+}
+
+// tornVideos reads the video ids a torn record's surviving bytes name: its
+// metadata JSON comes first and names the video (and each point's video)
+// before the vectors, so a write cut anywhere after its first bytes still
+// says whose it was.
+func tornVideos(f *os.File, from, to int64) []string {
+	buf := make([]byte, min(to-from, 1<<20))
+	n, _ := f.ReadAt(buf, from)
+	buf = buf[:n]
+	if len(buf) <= headerSize {
+		return nil
+	}
+	body := buf[headerSize:]
+	if _, k := binary.Uvarint(body); k > 0 {
+		body = body[k:]
+	}
+	seen := map[string]bool{}
+	var ids []string
+	const key = `"video_id":`
+	for rest := body; ; {
+		i := bytes.Index(rest, []byte(key))
+		if i < 0 {
+			break
+		}
+		rest = rest[i+len(key):]
+		var id string
+		dec := json.NewDecoder(bytes.NewReader(rest))
+		if err := dec.Decode(&id); err == nil && id != "" && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // compactMinDead is how many dead points a log must hold, and outnumber the

@@ -47,6 +47,9 @@ func (e *Index) write(ctx context.Context, collection string, rec record) error 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if e.readOnly {
+		return ErrReadOnly
+	}
 	clean := make([]index.Point, len(rec.Points))
 	for i, p := range rec.Points {
 		clean[i] = p

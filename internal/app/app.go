@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -53,6 +54,8 @@ type Stack struct {
 	workers  sync.WaitGroup
 	stop     context.CancelFunc
 	closers  []func()
+	// natsTokenPath is where the CLI finds the embedded NATS's token.
+	natsTokenPath string
 }
 
 // Start builds and starts everything cfg asks for, and returns once the
@@ -94,6 +97,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.closers = append(s.closers, func() { s.idx.Close() })
+	if err := s.repairTorn(ctx); err != nil {
+		return nil, err
+	}
 	targets, err := setupGenerations(ctx, s.idx, s.analyzer.Spaces(), cfg.Generation, cfg.AlsoWrite)
 	if err != nil {
 		return nil, err
@@ -158,11 +164,30 @@ func (s *Stack) startEmbeddedNATS() error {
 	if err != nil {
 		return err
 	}
-	s.nats, err = queue.StartEmbedded(queue.EmbeddedConfig{StoreDir: filepath.Join(s.cfg.DataDir, "jetstream"), Host: host, Port: port})
+	token := s.cfg.NATSToken
+	if token == "" {
+		if token, err = newNATSToken(s.cfg.DataDir); err != nil {
+			return err
+		}
+	}
+	s.nats, err = queue.StartEmbedded(queue.EmbeddedConfig{StoreDir: filepath.Join(s.cfg.DataDir, "jetstream"), Host: host, Port: port, Token: token})
 	if err != nil {
 		return err
 	}
 	s.closers = append(s.closers, s.nats.Shutdown)
+	if s.cfg.PublishNATSToken {
+		u, err := url.Parse(s.nats.ClientURL())
+		if err != nil {
+			return err
+		}
+		if s.natsTokenPath, err = publishNATSToken(u.Host, token); err != nil {
+			return fmt.Errorf("leave the nats token for the CLI: %w", err)
+		}
+		// Gone with the server: a client must not offer it to whoever
+		// listens on the port next.
+		path := s.natsTokenPath
+		s.closers = append(s.closers, func() { _ = os.Remove(path) })
+	}
 	if s.nc, err = nats.Connect(s.nats.ClientURL(), nats.Name("mediavec up"), nats.MaxReconnects(-1)); err != nil {
 		return fmt.Errorf("connect to embedded nats: %w", err)
 	}
@@ -245,8 +270,19 @@ func (s *Stack) url(addr string) string {
 // for the tests and the local CLI; print NATSURLRedacted).
 func (s *Stack) NATSURL() string { return s.nc.ConnectedUrl() }
 
+// NATSTokenPath is where the CLI of this user finds the embedded NATS
+// server's token ("" unless Config.PublishNATSToken).
+func (s *Stack) NATSTokenPath() string { return s.natsTokenPath }
+
 // NATSURLRedacted is NATSURL without a password, for messages.
-func (s *Stack) NATSURLRedacted() string { return s.nc.ConnectedUrlRedacted() }
+func (s *Stack) NATSURLRedacted() string {
+	u, err := url.Parse(s.nc.ConnectedUrl())
+	if err != nil || u.User == nil {
+		return s.nc.ConnectedUrlRedacted()
+	}
+	u.User = nil // a token is the user part: url.Redacted would print it
+	return u.String()
+}
 
 // JetStream is the stack's JetStream context.
 func (s *Stack) JetStream() jetstream.JetStream { return s.js }

@@ -64,6 +64,13 @@ type Config struct {
 	// NATSListen is where the embedded NATS server listens for clients;
 	// defaults to DefaultNATSListen (port 0: any free port).
 	NATSListen string
+	// NATSToken is the token the embedded NATS server requires; empty
+	// makes a new one each start, in DataDir/nats.token. It is never off:
+	// an open NATS port lets anyone on the machine submit, forge and purge.
+	NATSToken string
+	// PublishNATSToken leaves the token where the CLI of this user finds
+	// it (NATSTokenFile), as `mediavec up` does.
+	PublishNATSToken bool
 	// Connect, when set, connects to an existing NATS (a fleet) instead of
 	// starting the embedded server.
 	Connect func() (*nats.Conn, error)
@@ -76,6 +83,9 @@ type Config struct {
 	MetricsAddr string
 	// APIToken, when set, is the bearer token the API requires.
 	APIToken string
+	// AllowedHosts are the host names the API answers to beyond IP
+	// literals, localhost and HTTPAddr's own host (api.API.AllowedHosts).
+	AllowedHosts []string
 
 	Logger *slog.Logger
 }

@@ -26,13 +26,15 @@ func (s *Stack) serve(ctx context.Context) error {
 			spaces = append(spaces, sp.Name)
 		}
 		a := &api.API{
-			Search:  search.NewSearcher(s.analyzer, s.idx),
-			Videos:  &videos.Service{JS: s.js, Statuses: s.statuses, Index: s.idx, Thumbs: s.thumbs, Spaces: spaces},
-			Thumbs:  s.thumbs,
-			Token:   s.cfg.APIToken,
-			Metrics: metrics,
-			Ready:   s.ready,
-			Logger:  s.cfg.Logger,
+			Search: search.NewSearcher(s.analyzer, s.idx),
+			Videos: &videos.Service{JS: s.js, Statuses: s.statuses, Index: s.idx, Thumbs: s.thumbs, Spaces: spaces},
+			Thumbs: s.thumbs,
+			Token:  s.cfg.APIToken,
+			// The listen address's own name (an IP is always allowed).
+			AllowedHosts: append([]string{hostOf(s.cfg.HTTPAddr)}, s.cfg.AllowedHosts...),
+			Metrics:      metrics,
+			Ready:        s.ready,
+			Logger:       s.cfg.Logger,
 		}
 		if err := s.listen(ctx, s.cfg.HTTPAddr, a.Handler(), false); err != nil {
 			return err
@@ -54,6 +56,14 @@ func (s *Stack) serve(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// hostOf is addr's host, or addr when it has no port.
+func hostOf(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
 }
 
 // listen serves h on addr. Handlers are counted, so Close can wait for

@@ -56,3 +56,13 @@ func OpenIndex(ctx context.Context, cfg Config) (index.Index, error) {
 	}
 	return embedded.Open(filepath.Join(cmp.Or(cfg.DataDir, DefaultDataDir), "index"))
 }
+
+// OpenIndexReadOnly opens the index cfg names for commands that only
+// read: the embedded index's files are left byte for byte as they are
+// (embedded.OpenReadOnly), so listing cannot damage what a crash left.
+func OpenIndexReadOnly(ctx context.Context, cfg Config) (index.Index, error) {
+	if cfg.Qdrant != nil {
+		return qdrant.Open(ctx, *cfg.Qdrant)
+	}
+	return embedded.OpenReadOnly(filepath.Join(cmp.Or(cfg.DataDir, DefaultDataDir), "index"))
+}

@@ -18,7 +18,7 @@ func Normalized(v []float32) []float32 {
 // Normalize scales v to unit length in place; a zero vector is left as
 // it is.
 func Normalize(v []float32) {
-	if n := norm(v); n != 0 {
+	if n := Norm(v); n != 0 {
 		inv := float32(1 / n)
 		for i := range v {
 			v[i] *= inv
@@ -26,8 +26,8 @@ func Normalize(v []float32) {
 	}
 }
 
-// norm is the Euclidean length of v, summed in float64.
-func norm(v []float32) float64 {
+// Norm is the Euclidean length of v, summed in float64.
+func Norm(v []float32) float64 {
 	var n float64
 	for _, x := range v {
 		n += float64(x) * float64(x)
@@ -44,7 +44,7 @@ func MeanNormalized(vecs [][]float32) []float32 {
 	}
 	out := make([]float32, len(vecs[0]))
 	for _, v := range vecs {
-		n := norm(v)
+		n := Norm(v)
 		if n == 0 {
 			continue
 		}

@@ -19,8 +19,8 @@ func TestNormalized(t *testing.T) {
 	}
 	// Tiny components: a float32 sum of squares would underflow to zero.
 	tiny := Normalized([]float32{1e-30, 1e-30})
-	if math.Abs(norm(tiny)-1) > 1e-6 {
-		t.Errorf("tiny vector normalised to norm %v", norm(tiny))
+	if math.Abs(Norm(tiny)-1) > 1e-6 {
+		t.Errorf("tiny vector normalised to norm %v", Norm(tiny))
 	}
 }
 
