@@ -455,6 +455,19 @@ func benchOCR(cfg BenchConfig) (BenchRow, []BenchRow, error) {
 		}
 		recs = append(recs, BenchRow{Encoder: ModelOCR + " rec", Batch: b, Items: "text line", PerSec: enc, BarePerSec: bare, AllocsPerItm: allocs})
 	}
+	// Tesseract, on the same line: the bare call is the engine's own
+	// recognition of the prepared line; the encoder adds the crop, the
+	// enlargement and the hand-over.
+	if o.latin != nil {
+		perSec, allocs, err := measure(cfg.MinTime, 1, func() error {
+			_, err := o.latin.ReadLine(cfg.Frame, w, h, line)
+			return err
+		})
+		if err != nil {
+			return det, recs, err
+		}
+		recs = append(recs, BenchRow{Encoder: "tesseract eng line", Batch: 1, Items: "text line", PerSec: perSec, AllocsPerItm: allocs})
+	}
 	return det, recs, nil
 }
 

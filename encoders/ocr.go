@@ -24,6 +24,9 @@ type OCR struct {
 	det, rec *ort.DynamicAdvancedSession
 	keys     []string // class i+1 is keys[i]; class 0 is the CTC blank
 	cfg      OCRConfig
+	// latin reads Latin-script lines and pages (Tesseract); nil leaves
+	// every line to PP-OCR's recogniser.
+	latin *Tesseract
 }
 
 // OCRConfig tunes detection; each zero field takes PaddleOCR's default,
@@ -35,6 +38,9 @@ type OCRConfig struct {
 	UnclipRatio  float64 // how far a shrunk line region is grown back; DefaultOCRUnclipRatio
 	MinScore     float32 // recognitions scoring less are dropped; DefaultOCRMinScore
 	MaxLines     int     // lines read per image, largest first; DefaultOCRMaxLines
+	// NoTesseract reads every line with PP-OCR's recogniser alone, as
+	// before Tesseract read the Latin ones (for comparison).
+	NoTesseract bool
 }
 
 // The defaults of OCRConfig: PaddleOCR's own.
@@ -106,7 +112,15 @@ func LoadOCR(modelsDir string, cfg OCRConfig, scfg SessionConfig) (*OCR, error) 
 		det.Destroy()
 		return nil, &Error{Model: ModelOCR, Op: "load " + ocrRecFile, Err: err}
 	}
-	return &OCR{det: det, rec: rec, keys: keys, cfg: cfg.withDefaults()}, nil
+	o := &OCR{det: det, rec: rec, keys: keys, cfg: cfg.withDefaults()}
+	if !cfg.NoTesseract {
+		if o.latin, err = LoadTesseract("eng"); err != nil {
+			det.Destroy()
+			rec.Destroy()
+			return nil, err
+		}
+	}
+	return o, nil
 }
 
 func readKeys(path string) ([]string, error) {
@@ -127,6 +141,9 @@ func readKeys(path string) ([]string, error) {
 func (o *OCR) Close() error {
 	o.det.Destroy()
 	o.rec.Destroy()
+	if o.latin != nil {
+		o.latin.Close()
+	}
 	return nil
 }
 
@@ -144,23 +161,56 @@ func (o *OCR) Read(rgb []byte, w, h int) ([]TextLine, error) {
 	if w <= 0 || h <= 0 || len(rgb) < w*h*3 {
 		return nil, &Error{Model: ModelOCR, Op: "read", Err: fmt.Errorf("%d bytes for a %dx%d RGB image", len(rgb), w, h)}
 	}
-	boxes, err := o.detect(rgb, w, h)
+	boxes, tilts, err := o.detectLines(rgb, w, h)
 	if err != nil {
 		return nil, &Error{Model: ModelOCR, Op: "detect", Err: err}
 	}
 	if len(boxes) == 0 {
 		return nil, nil
 	}
+	if o.latin != nil && textDense(boxes, w, h) {
+		// A page or a slide: Tesseract's layout analysis reads it as
+		// lines of words, where line-by-line recognition runs small print
+		// together. Kept unless it reads little of what was detected
+		// (a page of another script).
+		lines, err := o.latin.ReadPage(rgb, w, h, medianHeight(boxes))
+		if err != nil {
+			return nil, err
+		}
+		if page := keepConfident(lines, o.cfg.MinScore); len(page) >= len(boxes)/2 {
+			return page, nil
+		}
+	}
 	// Recognise in small batches of lines of similar width, as PaddleOCR
 	// does: one batch of every line padded to the widest would cost
 	// memory in the hundreds of megabytes on a text-heavy frame.
-	order := make([]int, len(boxes))
-	for i := range order {
-		order[i] = i
+	read := make(map[int]TextLine, len(boxes))
+	var order []int
+	for k, t := range tilts {
+		if t == nil {
+			order = append(order, k)
+			continue
+		}
+		// A turned line is straightened, then read as a level one.
+		crop, cw, ch := straighten(rgb, w, h, t)
+		got, err := o.recognize(crop, cw, ch, []image.Rectangle{image.Rect(0, 0, cw, ch)})
+		if err != nil {
+			return nil, &Error{Model: ModelOCR, Op: "recognize", Err: err}
+		}
+		l := TextLine{Box: boxes[k]}
+		if len(got) == 1 {
+			l = got[0]
+			l.Box = boxes[k]
+		}
+		if l, err = o.preferLatin(l, crop, cw, ch, image.Rect(0, 0, cw, ch)); err != nil {
+			return nil, err
+		}
+		if l.Text != "" {
+			read[k] = l
+		}
 	}
 	aspect := func(b image.Rectangle) float64 { return float64(b.Dx()) / float64(b.Dy()) }
 	sort.SliceStable(order, func(i, j int) bool { return aspect(boxes[order[i]]) < aspect(boxes[order[j]]) })
-	read := make(map[int]TextLine, len(boxes))
 	for start := 0; start < len(order); start += recBatch {
 		idx := order[start:min(start+recBatch, len(order))]
 		batch := make([]image.Rectangle, len(idx))
@@ -174,6 +224,9 @@ func (o *OCR) Read(rgb []byte, w, h int) ([]TextLine, error) {
 		for _, l := range got {
 			for _, k := range idx {
 				if boxes[k] == l.Box {
+					if l, err = o.preferLatin(l, rgb, w, h, l.Box); err != nil {
+						return nil, err
+					}
 					read[k] = l
 				}
 			}
@@ -181,15 +234,101 @@ func (o *OCR) Read(rgb []byte, w, h int) ([]TextLine, error) {
 	}
 	var lines []TextLine
 	for k := range boxes { // reading order
-		if l, ok := read[k]; ok {
+		// A lone mark or letter is what texture and edges read as, and
+		// no one searches for it.
+		if l, ok := read[k]; ok && (alnumCount(l.Text) >= 2 || !isLatin(l.Text)) {
 			lines = append(lines, l)
 		}
 	}
 	return lines, nil
 }
 
+// preferLatin reads a line PP-OCR read as Latin script again with
+// Tesseract (box in the image given), and keeps Tesseract's reading when
+// it is surer and reads about as much: one that lost half the letters and
+// digits took a border or a run of glyphs for the line.
+func (o *OCR) preferLatin(l TextLine, rgb []byte, w, h int, box image.Rectangle) (TextLine, error) {
+	if o.latin == nil || !isLatin(l.Text) || l.Text == "" {
+		return l, nil
+	}
+	t, err := o.latin.ReadLine(rgb, w, h, box)
+	if err != nil {
+		return l, err
+	}
+	// Nor when it has fewer words: where the two disagree on a space,
+	// Tesseract has taken an outline between words for a mark.
+	if t.Text != "" && t.Confidence >= latinMinConfidence && t.Confidence >= l.Confidence-latinMargin &&
+		2*alnumCount(t.Text) >= alnumCount(l.Text) && len(strings.Fields(t.Text)) >= len(strings.Fields(l.Text)) {
+		l.Text, l.Confidence = t.Text, t.Confidence
+	}
+	return l, nil
+}
+
+// Tesseract's reading of a line replaces PP-OCR's when Tesseract is at
+// least this sure, and not much less sure than PP-OCR (their confidences
+// are on different scales: Tesseract's is lower for the same text).
+const (
+	latinMinConfidence = 0.7
+	latinMargin        = 0.25
+)
+
+func alnumCount(s string) int {
+	n := 0
+	for _, r := range s {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			n++
+		}
+	}
+	return n
+}
+
+// textDense reports whether the detected lines make a page or a slide:
+// many lines covering a good part of the image.
+func textDense(boxes []image.Rectangle, w, h int) bool {
+	covered := 0
+	for _, b := range boxes {
+		covered += area(b)
+	}
+	return len(boxes) >= 5 && float64(covered) >= 0.15*float64(w*h)
+}
+
+func medianHeight(boxes []image.Rectangle) int {
+	hs := make([]int, len(boxes))
+	for i, b := range boxes {
+		hs[i] = b.Dy()
+	}
+	sort.Ints(hs)
+	return hs[len(hs)/2]
+}
+
+func keepConfident(lines []TextLine, min float32) []TextLine {
+	var out []TextLine
+	for _, l := range lines {
+		if l.Confidence >= min {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 // detect runs the DB detector and returns the line boxes in image pixels.
 func (o *OCR) detect(rgb []byte, w, h int) ([]image.Rectangle, error) {
+	boxes, _, err := o.detectLines(rgb, w, h)
+	return boxes, err
+}
+
+// tilt is a detected line turned from the horizontal: its angle
+// (radians, y down), centre, length and thickness in image pixels, grown
+// back as its box is.
+type tilt struct {
+	angle, cx, cy, length, thick float64
+}
+
+// minTilt is the smallest turn worth straightening a line for (3°).
+const minTilt = 3 * math.Pi / 180
+
+// detectLines is detect, with each line's tilt (nil when level).
+func (o *OCR) detectLines(rgb []byte, w, h int) ([]image.Rectangle, []*tilt, error) {
 	ratio := 1.0
 	if m := max(w, h); m > o.cfg.LimitSide {
 		ratio = float64(o.cfg.LimitSide) / float64(m)
@@ -208,46 +347,89 @@ func (o *OCR) detect(rgb []byte, w, h int) ([]image.Rectangle, error) {
 	resizeToPlanes(rgb, w, h, dw, dh, in, dw, dw*dh, mul, add)
 	input, err := ort.NewTensor(ort.NewShape(1, 3, int64(dh), int64(dw)), in)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer input.Destroy()
 	outputs := []ort.Value{nil}
 	if err := o.det.Run([]ort.Value{input}, outputs); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer outputs[0].Destroy()
 	prob := outputs[0].(*ort.Tensor[float32]).GetData()
 	if len(prob) != dw*dh {
-		return nil, fmt.Errorf("detector output has %d values, want %d", len(prob), dw*dh)
+		return nil, nil, fmt.Errorf("detector output has %d values, want %d", len(prob), dw*dh)
 	}
 	sx, sy := float64(w)/float64(dw), float64(h)/float64(dh)
-	var boxes []image.Rectangle
-	for _, r := range dbRegions(prob, dw, dh, o.cfg.Threshold, o.cfg.BoxThreshold) {
+	type line struct {
+		box  image.Rectangle
+		tilt *tilt
+	}
+	var lines []line
+	for _, g := range dbRegions(prob, dw, dh, o.cfg.Threshold, o.cfg.BoxThreshold) {
 		// Unclip: the detector marks a shrunk core of each line; grow it
 		// back by area·ratio/perimeter, as DB's reference does.
+		r := g.rect
 		bw, bh := float64(r.Dx()), float64(r.Dy())
 		d := bw * bh * o.cfg.UnclipRatio / (2 * (bw + bh))
 		box := image.Rect(
 			int(math.Floor((float64(r.Min.X)-d)*sx)), int(math.Floor((float64(r.Min.Y)-d)*sy)),
 			int(math.Ceil((float64(r.Max.X)+d)*sx)), int(math.Ceil((float64(r.Max.Y)+d)*sy)),
 		).Intersect(image.Rect(0, 0, w, h))
-		if box.Dx() >= 4 && box.Dy() >= 4 {
-			boxes = append(boxes, box)
+		if box.Dx() < 4 || box.Dy() < 4 {
+			continue
 		}
+		l := line{box: box}
+		// A long region turned from the horizontal is a turned line: its
+		// own band, grown back the same way, is what gets read.
+		if angle, cx, cy, length, thick := g.orientation(); length > 3*thick && math.Abs(angle) >= minTilt && math.Abs(angle) <= math.Pi/4 {
+			du := length * thick * o.cfg.UnclipRatio / (2 * (length + thick))
+			l.tilt = &tilt{angle: angle, cx: cx * sx, cy: cy * sy, length: (length + 2*du) * sx, thick: (thick + 2*du) * sy}
+		}
+		lines = append(lines, l)
 	}
 	// The largest lines first when there are too many; then reading order.
-	if len(boxes) > o.cfg.MaxLines {
-		sort.Slice(boxes, func(i, j int) bool { return area(boxes[i]) > area(boxes[j]) })
-		boxes = boxes[:o.cfg.MaxLines]
+	if len(lines) > o.cfg.MaxLines {
+		sort.Slice(lines, func(i, j int) bool { return area(lines[i].box) > area(lines[j].box) })
+		lines = lines[:o.cfg.MaxLines]
 	}
-	sort.Slice(boxes, func(i, j int) bool {
-		a, b := boxes[i], boxes[j]
+	sort.Slice(lines, func(i, j int) bool {
+		a, b := lines[i].box, lines[j].box
 		if abs(a.Min.Y-b.Min.Y) > min(a.Dy(), b.Dy())/2 {
 			return a.Min.Y < b.Min.Y
 		}
 		return a.Min.X < b.Min.X
 	})
-	return boxes, nil
+	boxes := make([]image.Rectangle, len(lines))
+	tilts := make([]*tilt, len(lines))
+	for i, l := range lines {
+		boxes[i], tilts[i] = l.box, l.tilt
+	}
+	return boxes, tilts, nil
+}
+
+// straighten samples a turned line out of the image as a level RGB24
+// image (bilinear), at twice its length × thickness in pixels: resampling
+// at the same size would leave its strokes ragged.
+func straighten(rgb []byte, w, h int, t *tilt) ([]byte, int, int) {
+	const up = 2
+	ow, oh := max(8, int(math.Round(up*t.length))), max(8, int(math.Round(up*t.thick)))
+	out := make([]byte, ow*oh*3)
+	cos, sin := math.Cos(t.angle), math.Sin(t.angle)
+	for y := range oh {
+		v := (float64(y)+0.5)/up - float64(oh)/(2*up)
+		for x := range ow {
+			u := (float64(x)+0.5)/up - float64(ow)/(2*up)
+			px, py := t.cx+u*cos-v*sin-0.5, t.cy+u*sin+v*cos-0.5
+			x0, y0 := int(math.Floor(px)), int(math.Floor(py))
+			fx, fy := px-float64(x0), py-float64(y0)
+			for c := range 3 {
+				at := func(xx, yy int) float64 { return float64(rgb[(clamp(yy, h)*w+clamp(xx, w))*3+c]) }
+				val := (at(x0, y0)*(1-fx)+at(x0+1, y0)*fx)*(1-fy) + (at(x0, y0+1)*(1-fx)+at(x0+1, y0+1)*fx)*fy
+				out[(y*ow+x)*3+c] = byte(min(255, max(0, math.Round(val))))
+			}
+		}
+	}
+	return out, ow, oh
 }
 
 func area(r image.Rectangle) int { return r.Dx() * r.Dy() }
@@ -261,9 +443,31 @@ func abs(x int) int {
 
 // dbRegions labels the 8-connected regions of prob > threshold and returns
 // the bounding box of each whose mean probability reaches boxThreshold.
-func dbRegions(prob []float32, w, h int, threshold, boxThreshold float32) []image.Rectangle {
+// dbRegion is one connected text region of the detector's map: its
+// bounding rectangle and the second moments of its pixels, from which a
+// turned line's angle and extent follow.
+type dbRegion struct {
+	rect                  image.Rectangle
+	n                     float64
+	sx, sy, sxx, syy, sxy float64
+}
+
+// orientation is the region's principal axis (radians, y down), and its
+// length along it and thickness across it, as a filled band's would be.
+func (r dbRegion) orientation() (angle, cx, cy, length, thick float64) {
+	cx, cy = r.sx/r.n, r.sy/r.n
+	vxx, vyy, vxy := r.sxx/r.n-cx*cx, r.syy/r.n-cy*cy, r.sxy/r.n-cx*cy
+	angle = 0.5 * math.Atan2(2*vxy, vxx-vyy)
+	tr, det := vxx+vyy, vxx*vyy-vxy*vxy
+	disc := math.Sqrt(max(0, tr*tr/4-det))
+	l1, l2 := tr/2+disc, max(0, tr/2-disc)
+	// A uniform band of length L has variance L²/12 along it.
+	return angle, cx + 0.5, cy + 0.5, math.Sqrt(12 * l1), math.Sqrt(12 * l2)
+}
+
+func dbRegions(prob []float32, w, h int, threshold, boxThreshold float32) []dbRegion {
 	label := make([]int32, w*h)
-	var out []image.Rectangle
+	var out []dbRegion
 	var stack []int
 	next := int32(0)
 	for start := range prob {
@@ -273,17 +477,19 @@ func dbRegions(prob []float32, w, h int, threshold, boxThreshold float32) []imag
 		next++
 		label[start] = next
 		stack = append(stack[:0], start)
-		r := image.Rectangle{Min: image.Pt(w, h)} // grows from empty; image.Rect would reorder it
+		g := dbRegion{rect: image.Rectangle{Min: image.Pt(w, h)}} // grows from empty; image.Rect would reorder it
 		var sum float64
-		n := 0
 		for len(stack) > 0 {
 			i := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
 			x, y := i%w, i/w
+			r := &g.rect
 			r.Min.X, r.Min.Y = min(r.Min.X, x), min(r.Min.Y, y)
 			r.Max.X, r.Max.Y = max(r.Max.X, x+1), max(r.Max.Y, y+1)
+			fx, fy := float64(x), float64(y)
+			g.n++
+			g.sx, g.sy, g.sxx, g.syy, g.sxy = g.sx+fx, g.sy+fy, g.sxx+fx*fx, g.syy+fy*fy, g.sxy+fx*fy
 			sum += float64(prob[i])
-			n++
 			for dy := -1; dy <= 1; dy++ {
 				for dx := -1; dx <= 1; dx++ {
 					nx, ny := x+dx, y+dy
@@ -299,10 +505,10 @@ func dbRegions(prob []float32, w, h int, threshold, boxThreshold float32) []imag
 			}
 		}
 		// Too small to be a line (DB's min_size is 3 on the short side).
-		if r.Dx() < 3 || r.Dy() < 3 || float32(sum/float64(n)) < boxThreshold {
+		if g.rect.Dx() < 3 || g.rect.Dy() < 3 || float32(sum/g.n) < boxThreshold {
 			continue
 		}
-		out = append(out, r)
+		out = append(out, g)
 	}
 	return out
 }

@@ -152,3 +152,17 @@ func TestOCRReadsRenderedText(t *testing.T) {
 		t.Errorf("a blank frame: %v %v", lines, err)
 	}
 }
+
+func TestOutlineMarks(t *testing.T) {
+	for in, want := range map[string]string{
+		"People crossing the’square": "People crossing the square",
+		"the’ square":                "the’ square",
+		"don't stop, it’s fine":      "don't stop, it’s fine",
+		"we’re here":                 "we’re here",
+		"Rock 'n' roll":              "Rock 'n' roll",
+	} {
+		if got := outlineMarks(in); got != want {
+			t.Errorf("outlineMarks(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/mediavec/mediavec/internal/app"
 	"github.com/mediavec/mediavec/internal/clips"
+	"github.com/mediavec/mediavec/internal/testmedia"
 )
 
 func TestEveryCommandHasHelp(t *testing.T) {
@@ -196,5 +198,26 @@ func TestRedactURL(t *testing.T) {
 		if got := redactURL(in); got != want {
 			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// `probe --ocr` prints what the worker's OCR reads, with the time it
+// holds: here a scanned page from opencv-doc, still for 3 s.
+func TestProbeOCR(t *testing.T) {
+	clip := filepath.Join(t.TempDir(), "page.mp4")
+	if out, err := exec.Command("ffmpeg", "-v", "error", "-y", "-loop", "1", "-i", filepath.Join(testmedia.OpenCV, "imageTextN.png"),
+		"-t", "3", "-r", "25", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2:color=white", "-c:v", "libx264", "-pix_fmt", "yuv420p", clip).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v: %s", err, out)
+	}
+	out, code := cli(t, t.Context(), "probe", clip, "--ocr")
+	var read struct {
+		Start, End float64
+		Text       string
+	}
+	if code != 0 || json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &read) != nil {
+		t.Fatalf("probe --ocr: exit %d: %s", code, out)
+	}
+	if read.Start != 0 || read.End != 3 || !strings.Contains(read.Text, "conference papers") {
+		t.Errorf("probe --ocr read %q over %v–%v s, want the page over 0–3 s", read.Text, read.Start, read.End)
 	}
 }

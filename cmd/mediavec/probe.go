@@ -9,7 +9,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mediavec/mediavec/analyze"
 	"github.com/mediavec/mediavec/decode"
+	"github.com/mediavec/mediavec/encoders"
+	"github.com/mediavec/mediavec/internal/app"
 )
 
 func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -18,11 +21,16 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	frames := fs.String("frames", "64x64:gray", "comma-separated images made of each sampled frame, WxH:gray|rgb24")
 	allowPrivate := fs.Bool("allow-private", false, "let http(s) sources reach loopback and private addresses")
 	threads := fs.Int("decode-threads", 0, "video decoder threads (0: one per core)")
+	ocr := fs.Bool("ocr", false, "also read the on-screen text as the worker does (loads the models) and print each reading with the time it holds")
+	mopts := modelFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return fmt.Errorf("%w: want exactly one PATH or URL", errUsage)
+	}
+	if *ocr {
+		return probeOCR(ctx, fs.Arg(0), mopts, *allowPrivate, stdout)
 	}
 	policy, err := decode.ParsePolicy(*sampling)
 	if err != nil {
@@ -103,4 +111,42 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// probeOCR prints what the worker's OCR stage reads in a video: each text
+// it read, with the time range it held on screen, as JSON lines.
+func probeOCR(ctx context.Context, source string, mopts modelOptions, allowPrivate bool, stdout io.Writer) error {
+	var cfg app.Config
+	if err := mopts.apply(&cfg); err != nil {
+		return err
+	}
+	cfg.Analyze.Decode.HTTP.AllowPrivate = allowPrivate
+	a, unload, err := app.LoadAnalyzer(cfg)
+	if err != nil {
+		return err
+	}
+	defer unload()
+	res, err := a.Source(ctx, source, analyze.Options{Spaces: []string{encoders.SpaceTextLexical}})
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	n := 0
+	for _, seg := range res.Segments {
+		if seg.Modality != "ocr" {
+			continue
+		}
+		n++
+		if err := enc.Encode(struct {
+			Start float64 `json:"start"`
+			End   float64 `json:"end"`
+			Text  string  `json:"text"`
+		}{seg.Start.Seconds(), seg.End.Seconds(), seg.Text}); err != nil {
+			return err
+		}
+	}
+	if n == 0 {
+		fmt.Fprintln(stdout, `{"text": null, "note": "no on-screen text read"}`)
+	}
+	return nil
 }
