@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -37,5 +38,34 @@ func TestBookPageStillReadsWordForWord(t *testing.T) {
 	t.Logf("imageTextN.png as a still clip: word accuracy %.3f", acc)
 	if acc < 0.97 {
 		t.Errorf("word accuracy %.3f, want ≥ 0.97; read:\n%s", acc, strings.Join(read, "\n"))
+	}
+}
+
+// The same page photographed slightly turned (+4°, −6°) reads as well:
+// the page is levelled before it is read.
+func TestTurnedBookPageReads(t *testing.T) {
+	a := newAnalyzer(t)
+	for _, deg := range []string{"4", "-6"} {
+		clip := filepath.Join(t.TempDir(), "page.mp4")
+		turn := fmt.Sprintf("rotate=%s*PI/180:c=white:ow=rotw(%s*PI/180):oh=roth(%s*PI/180),pad=ceil(iw/2)*2:ceil(ih/2)*2:color=white", deg, deg, deg)
+		if out, err := exec.Command("ffmpeg", "-v", "error", "-y", "-loop", "1", "-i", filepath.Join(testmedia.OpenCV, "imageTextN.png"),
+			"-t", "3", "-r", "25", "-vf", turn, "-c:v", "libx264", "-pix_fmt", "yuv420p", clip).CombinedOutput(); err != nil {
+			t.Fatalf("ffmpeg: %v: %s", err, out)
+		}
+		res, err := a.Source(t.Context(), clip, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var read []string
+		for _, s := range res.Segments {
+			if s.Modality == "ocr" {
+				read = append(read, s.Text)
+			}
+		}
+		acc := wordacc.Accuracy(wordacc.Words(testmedia.ImageTextNWords), wordacc.Words(strings.Join(read, "\n")))
+		t.Logf("imageTextN.png turned %s°: word accuracy %.3f", deg, acc)
+		if acc < 0.95 {
+			t.Errorf("turned %s°: word accuracy %.3f, want ≥ 0.95", deg, acc)
+		}
 	}
 }

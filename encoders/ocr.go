@@ -150,7 +150,7 @@ func (o *OCR) Close() error {
 // TextLine is one line of text read from an image.
 type TextLine struct {
 	Text       string
-	Box        image.Rectangle // in the input image's pixels
+	Box        image.Rectangle // in the input image's pixels; empty for a line of a turned page read levelled
 	Confidence float32         // mean probability of the characters read
 }
 
@@ -173,9 +173,23 @@ func (o *OCR) Read(rgb []byte, w, h int) ([]TextLine, error) {
 		// lines of words, where line-by-line recognition runs small print
 		// together. Kept unless it reads little of what was detected
 		// (a page of another script).
-		lines, err := o.latin.ReadPage(rgb, w, h, medianHeight(boxes))
+		page, pw, ph, lh := rgb, w, h, medianHeight(boxes, tilts)
+		if angle, ok := pageTilt(tilts); ok {
+			// A page photographed turned: level the whole of it first,
+			// as each of its lines would be.
+			cos, sin := math.Abs(math.Cos(angle)), math.Abs(math.Sin(angle))
+			page, pw, ph = straighten(rgb, w, h, &tilt{angle: angle, cx: float64(w) / 2, cy: float64(h) / 2,
+				length: float64(w)*cos + float64(h)*sin, thick: float64(h)*cos + float64(w)*sin})
+			lh *= 2 // straighten samples at twice the size
+		}
+		lines, err := o.latin.ReadPage(page, pw, ph, lh)
 		if err != nil {
 			return nil, err
+		}
+		if pw != w {
+			for i := range lines {
+				lines[i].Box = image.Rectangle{} // in the levelled page, not this image
+			}
 		}
 		if page := keepConfident(lines, o.cfg.MinScore); len(page) >= len(boxes)/2 {
 			return page, nil
@@ -292,10 +306,31 @@ func textDense(boxes []image.Rectangle, w, h int) bool {
 	return len(boxes) >= 5 && float64(covered) >= 0.15*float64(w*h)
 }
 
-func medianHeight(boxes []image.Rectangle) int {
+// pageTilt is the turn of a page whose lines are mostly turned alike:
+// their median angle, when at least half the lines are turned.
+func pageTilt(tilts []*tilt) (float64, bool) {
+	var angles []float64
+	for _, t := range tilts {
+		if t != nil {
+			angles = append(angles, t.angle)
+		}
+	}
+	if len(angles) == 0 || 2*len(angles) < len(tilts) {
+		return 0, false
+	}
+	sort.Float64s(angles)
+	return angles[len(angles)/2], true
+}
+
+// medianHeight is the lines' median height: a turned line's thickness,
+// not its box's height, which grows with its length.
+func medianHeight(boxes []image.Rectangle, tilts []*tilt) int {
 	hs := make([]int, len(boxes))
 	for i, b := range boxes {
 		hs[i] = b.Dy()
+		if tilts[i] != nil {
+			hs[i] = int(math.Round(tilts[i].thick))
+		}
 	}
 	sort.Ints(hs)
 	return hs[len(hs)/2]
