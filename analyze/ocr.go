@@ -64,7 +64,9 @@ func (s *ocrStage) Run(ctx context.Context, in *Input, out *Output) error {
 		if text == "" {
 			continue
 		}
-		if n := len(out.Units); n > 0 && out.Units[n-1].End == f.Start && out.Units[n-1].Text == text {
+		// The same words read again, however the lines broke, are the
+		// same text held on screen.
+		if n := len(out.Units); n > 0 && out.Units[n-1].End == f.Start && sameWords(out.Units[n-1].Text, text) {
 			out.Units[n-1].End = f.End
 			continue
 		}
@@ -100,4 +102,10 @@ func changed(a, b []byte) bool {
 		}
 	}
 	return false
+}
+
+// sameWords reports whether two readings hold the same words in the same
+// order, whatever the line breaks and spacing between them.
+func sameWords(a, b string) bool {
+	return strings.Join(strings.Fields(a), " ") == strings.Join(strings.Fields(b), " ")
 }

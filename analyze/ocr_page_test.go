@@ -69,3 +69,19 @@ func TestTurnedBookPageReads(t *testing.T) {
 		}
 	}
 }
+
+func TestSameWords(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		same bool
+	}{
+		{"BIG NEWS", "BIG\nNEWS", true},
+		{"Dinner date  goes wrong", "Dinner date goes wrong", true},
+		{"Dinner date goes wrong", "Dinner date went wrong", false},
+		{"BIG NEWS", "NEWS BIG", false},
+	} {
+		if got := sameWords(c.a, c.b); got != c.same {
+			t.Errorf("sameWords(%q, %q) = %v", c.a, c.b, got)
+		}
+	}
+}
