@@ -306,8 +306,14 @@ type Segment struct {
 	Vector   []float32        // dense spaces
 	Sparse   *encoders.Sparse // sparse spaces
 	Text     string           // text segments: the text embedded
-	Speech   float32          // audio segments: the share that is speech (VAD)
-	Labels   []string         // frame segments: the objects seen (objects_centernet_v1)
+	// Confidence is the OCR's confidence in on-screen text
+	// (TextUnit.Confidence).
+	Confidence float32
+	// Words time the words of on-screen text that came on screen a word
+	// or a phrase at a time (TextUnit.Words).
+	Words  []TimedWord
+	Speech float32  // audio segments: the share that is speech (VAD)
+	Labels []string // frame segments: the objects seen (objects_centernet_v1)
 	// Safety holds a frame segment's content-safety class probabilities,
 	// in encoders.NSFWClasses order.
 	Safety []float32

@@ -22,22 +22,29 @@ import (
 
 func newAnalyzer(t *testing.T) *Analyzer {
 	t.Helper()
+	return newAnalyzerWith(t, Config{})
+}
+
+// newAnalyzerWith is an analyzer of cfg with the speech, VAD and OCR
+// models.
+func newAnalyzerWith(t *testing.T, cfg Config) *Analyzer {
+	t.Helper()
 	if err := encoders.InitRuntime(encoders.DefaultORTLib()); err != nil {
 		t.Fatalf("%v (run scripts/setup)", err)
 	}
-	set, err := encoders.LoadAll(encoders.DefaultModelsDir(), encoders.SessionConfig{})
+	set, err := encoders.LoadAll(encoders.DefaultModelsDir(), encoders.SessionConfig{}, encoders.OCRConfig{})
 	if err != nil {
 		t.Fatalf("%v (run scripts/setup)", err)
 	}
 	t.Cleanup(func() { set.Close() })
-	a, err := New(Config{}, Models{Speech: set.Speech, VAD: set.VAD, OCR: set.OCR})
+	a, err := New(cfg, Models{Speech: set.Speech, VAD: set.VAD, OCR: set.OCR})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return a
 }
 
-func norm(v []float32) float64 {
+func l2norm(v []float32) float64 {
 	var n float64
 	for _, x := range v {
 		n += float64(x) * float64(x)
@@ -89,8 +96,8 @@ func TestFileSegmentsAndPooling(t *testing.T) {
 		}
 	}
 	for space, v := range res.Pooled {
-		if math.Abs(norm(v)-1) > 1e-4 {
-			t.Errorf("pooled %s has norm %f", space, norm(v))
+		if math.Abs(l2norm(v)-1) > 1e-4 {
+			t.Errorf("pooled %s has norm %f", space, l2norm(v))
 		}
 	}
 	if len(res.Pooled) != 2 {
@@ -215,12 +222,7 @@ func TestOnScreenTextAndSpeechShare(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ocr []Segment
-	for _, s := range res.Segments {
-		if s.Modality == "ocr" {
-			ocr = append(ocr, s)
-		}
-	}
+	ocr := ocrSegments(res)
 	if len(ocr) != 2 {
 		t.Fatalf("%d on-screen text segments %+v, want 2 (one per caption)", len(ocr), ocr)
 	}
@@ -281,4 +283,24 @@ func TestChangedLooksAtBlocks(t *testing.T) {
 	if changed(bg, noisy) || changed(bg, bg) {
 		t.Error("noise or nothing counted as a change")
 	}
+}
+
+// ocrSegments are a result's segments of on-screen text.
+func ocrSegments(res *Result) []Segment {
+	var out []Segment
+	for _, s := range res.Segments {
+		if s.Modality == "ocr" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// ocrTexts are the texts of a result's segments of on-screen text.
+func ocrTexts(res *Result) []string {
+	var out []string
+	for _, s := range ocrSegments(res) {
+		out = append(out, s.Text)
+	}
+	return out
 }

@@ -6,8 +6,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 
+	"github.com/mediavec/mediavec/decode"
+	"github.com/mediavec/mediavec/encoders"
 	"github.com/mediavec/mediavec/internal/testmedia"
 	"github.com/mediavec/mediavec/internal/wordacc"
 )
@@ -108,12 +111,7 @@ func TestCaptionsOverRealVideo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var readings []string
-		for _, s := range res.Segments {
-			if s.Modality == "ocr" {
-				readings = append(readings, s.Text)
-			}
-		}
+		readings := ocrTexts(res)
 		ref := wordacc.Words(st.text)
 		acc, hanAcc := 0.0, 0.0
 		for _, r := range readings {
@@ -158,4 +156,79 @@ func latinPart(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// Captions that come on screen a word at a time, the two ways short-video
+// editors animate them — growing ("Wait", "Wait for", …) and one word
+// replacing the last — are each one on-screen text segment of the whole
+// phrase, and keep when each word came on screen, to the OCR's reading
+// interval (here frames sampled at 2 fps, each read).
+func TestWordByWordCaptionsKeepWordTimes(t *testing.T) {
+	policy, err := decode.ParsePolicy("fps=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAnalyzerWith(t, Config{Decode: decode.Config{Sampling: policy}, OCREvery: 1})
+	words := []string{"Wait", "for", "the", "best", "part"}
+	for _, style := range []string{"growing", "replacing"} {
+		// Word i comes on screen at i seconds; the clip ends at 6 s.
+		var draws []string
+		for i := range words {
+			text := words[i]
+			if style == "growing" {
+				text = strings.Join(words[:i+1], " ")
+			}
+			end := i + 1
+			if style == "growing" && i == len(words)-1 || style == "replacing" && i == len(words)-1 {
+				end = 6
+			}
+			draws = append(draws, fmt.Sprintf("drawtext=fontfile=%s:fontsize=40:text='%s':fontcolor=white:borderw=3:bordercolor=black:x=(w-tw)/2:y=h-th-50:enable='gte(t,%d)*lt(t,%d)'",
+				fontDejaVuSans, text, i, end))
+		}
+		clip := filepath.Join(t.TempDir(), style+".mp4")
+		cmd := exec.Command("ffmpeg", "-v", "error", "-y", "-i", filepath.Join(testmedia.OpenCV, "vtest.avi"), "-t", "6",
+			"-vf", "scale=640:-2,setsar=1,"+strings.Join(draws, ","), "-an", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-r", "25", clip)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("ffmpeg (run scripts/setup: opencv-doc): %v: %s", err, b)
+		}
+		res, err := a.Source(t.Context(), clip, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lexical []Segment
+		for _, s := range ocrSegments(res) {
+			if s.Space == encoders.SpaceTextLexical {
+				lexical = append(lexical, s)
+			}
+		}
+		if len(lexical) != 1 {
+			t.Fatalf("%s: %d on-screen text segments %+v, want the phrase once", style, len(lexical), lexical)
+		}
+		s := lexical[0]
+		t.Logf("%s: %q over %v–%v, words %+v", style, s.Text, s.Start, s.End, s.Words)
+		if s.Confidence < 0.5 || s.Confidence > 1 {
+			t.Errorf("%s: confidence %v, want a sure reading's", style, s.Confidence)
+		}
+		if acc := wordacc.Accuracy(wordacc.Words(strings.Join(words, " ")), wordacc.Words(s.Text)); acc < 1 {
+			t.Errorf("%s: read %q, want %q", style, s.Text, strings.Join(words, " "))
+		}
+		if len(s.Words) != len(words) {
+			t.Fatalf("%s: %d timed words, want %d", style, len(s.Words), len(words))
+		}
+		for i, w := range s.Words {
+			// Read every 0.5 s: a word is seen by the first read at or
+			// after it appears.
+			at := time.Duration(i) * time.Second
+			if w.Start < at || w.Start > at+500*time.Millisecond {
+				t.Errorf("%s: word %q comes on screen at %v, want %v", style, w.Text, w.Start, at)
+			}
+			wantEnd := time.Duration(i+1) * time.Second
+			if style == "growing" || i == len(words)-1 {
+				wantEnd = 6 * time.Second
+			}
+			if w.End < wantEnd-500*time.Millisecond || w.End > wantEnd+500*time.Millisecond {
+				t.Errorf("%s: word %q leaves the screen at %v, want %v", style, w.Text, w.End, wantEnd)
+			}
+		}
+	}
 }

@@ -39,7 +39,7 @@ func (s lexicalStage) Run(ctx context.Context, in *Input, out *Output) error {
 		}
 		out.Segments = append(out.Segments, Segment{
 			Space: encoders.SpaceTextLexical, Modality: u.Modality, Ordinal: len(all),
-			Start: u.Start, End: end, Sparse: &sv, Text: u.Text,
+			Start: u.Start, End: end, Sparse: &sv, Text: u.Text, Words: u.Words, Confidence: u.Confidence,
 		})
 		all = append(all, u.Text)
 	}

@@ -50,7 +50,7 @@ func (s semanticStage) Run(ctx context.Context, in *Input, out *Output) error {
 		}
 		out.Segments = append(out.Segments, Segment{
 			Space: encoders.SpaceTextUSE, Modality: u.Modality, Ordinal: ordinal,
-			Start: u.Start, End: end, Vector: sents[i].Vector, Text: u.Text,
+			Start: u.Start, End: end, Vector: sents[i].Vector, Text: u.Text, Words: u.Words, Confidence: u.Confidence,
 		})
 		ordinal++
 	}

@@ -82,6 +82,19 @@ type TextUnit struct {
 	// Times is how often the text counts: an object label counts once per
 	// sampled frame it was seen in, over its run of frames.
 	Times int
+	// Confidence is how sure the OCR is of on-screen text: the mean of its
+	// lines' confidences over its words, in [0, 1]; 0 for other text.
+	Confidence float32
+	// Words are the words of a caption that came on screen a word or a
+	// phrase at a time, each with the time it was on screen (at the
+	// resolution of the frames read); nil for text shown whole.
+	Words []TimedWord
+}
+
+// TimedWord is one word of on-screen text and when it was on screen.
+type TimedWord struct {
+	Text       string
+	Start, End time.Duration
 }
 
 // Input is what a stage reads.

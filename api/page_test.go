@@ -209,7 +209,7 @@ func TestSearchPageOnRealMedia(t *testing.T) {
 	if err := encoders.InitRuntime(encoders.DefaultORTLib()); err != nil {
 		t.Fatalf("%v (run scripts/setup)", err)
 	}
-	set, err := encoders.LoadAll(encoders.DefaultModelsDir(), encoders.SessionConfig{})
+	set, err := encoders.LoadAll(encoders.DefaultModelsDir(), encoders.SessionConfig{}, encoders.OCRConfig{})
 	if err != nil {
 		t.Fatalf("%v (run scripts/setup)", err)
 	}

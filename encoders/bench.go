@@ -466,7 +466,7 @@ func benchOCR(cfg BenchConfig) (BenchRow, []BenchRow, error) {
 		if err != nil {
 			return det, recs, err
 		}
-		recs = append(recs, BenchRow{Encoder: "tesseract eng line", Batch: 1, Items: "text line", PerSec: perSec, AllocsPerItm: allocs})
+		recs = append(recs, BenchRow{Encoder: "tesseract " + strings.Join(o.latin.langs, "+") + " line", Batch: 1, Items: "text line", PerSec: perSec, AllocsPerItm: allocs})
 	}
 	return det, recs, nil
 }

@@ -14,7 +14,7 @@ import (
 // joined form kept.
 func ExampleTokens() {
 	fmt.Println(encoders.Tokens("#CatVideos at 10pm, CAT café!"))
-	// Output: [cat videos catvideos at 10 pm 10pm cat café]
+	// Output: [cat videos catvideos at 10 pm 10pm cat café cafe]
 }
 
 // Embed two seconds of audio in audio_speech_v1 with the shipped models

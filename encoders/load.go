@@ -26,13 +26,13 @@ type Set struct {
 
 // LoadAll checks every model of the Manifest (checksums, graph inputs and
 // outputs), proves cfg's execution provider with SelfTest, and loads the
-// sessions. InitRuntime must have run. Any problem fails here, naming the
+// sessions, the OCR with ocr's languages and settings. InitRuntime must have run. Any problem fails here, naming the
 // model, not at the first job.
 //
 // The checks, then the loads, run side by side: a worker that restarts
 // (a crash, a scale-up) is taking jobs again sooner. The first problem in
 // manifest order is the one reported, whatever finished first.
-func LoadAll(modelsDir string, cfg SessionConfig) (*Set, error) {
+func LoadAll(modelsDir string, cfg SessionConfig, ocr OCRConfig) (*Set, error) {
 	checks := make([]func() error, len(Manifest))
 	for i, m := range Manifest {
 		checks[i] = func() error { _, _, err := m.Check(modelsDir); return err }
@@ -48,7 +48,7 @@ func LoadAll(modelsDir string, cfg SessionConfig) (*Set, error) {
 	err := inParallel(
 		func() (err error) { s.Speech, err = LoadSpeech(modelsDir, cfg); return err },
 		func() (err error) { s.VAD, err = LoadVAD(modelsDir, cfg); return err },
-		func() (err error) { s.OCR, err = LoadOCR(modelsDir, OCRConfig{}, cfg); return err },
+		func() (err error) { s.OCR, err = LoadOCR(modelsDir, ocr, cfg); return err },
 		func() (err error) { s.CenterNet, err = LoadCenterNet(modelsDir, centerNetConfig(cfg), cfg); return err },
 		func() (err error) { s.Sentences, err = LoadSentenceEncoder(modelsDir, cfg); return err },
 		func() (err error) { s.Safety, err = LoadSafety(modelsDir, safetyConfig(cfg), cfg); return err },

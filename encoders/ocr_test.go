@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/mediavec/mediavec/internal/testmedia"
 )
 
 func loadOCR(t *testing.T) *OCR {
@@ -163,6 +165,69 @@ func TestOutlineMarks(t *testing.T) {
 	} {
 		if got := outlineMarks(in); got != want {
 			t.Errorf("outlineMarks(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A caption held on screen while the picture under it changes is read by
+// Tesseract once: the next frame's PP-OCR reading is the same, and the
+// memo gives back the first frame's fused reading.
+func TestReadMemoReadsAHeldCaptionOnce(t *testing.T) {
+	o := loadOCR(t)
+	caption := drawtext("Receita fácil de pão de queijo", 30, "white", ":borderw=3:bordercolor=black")
+	var memo ReadMemo
+	var first []TextLine
+	before := o.latin.reads.Load()
+	for i, bg := range []string{"color=c=0x3060a0", "color=c=0x406030", "color=c=0x3060a0"} {
+		rgb, w, h := renderText(t, bg, caption, 640, 360)
+		lines, err := o.ReadWith(&memo, rgb, w, h)
+		if err != nil || len(lines) != 1 {
+			t.Fatalf("frame %d: %v, %v", i, lines, err)
+		}
+		if i == 0 {
+			first = lines
+		} else if lines[0].Text != first[0].Text {
+			t.Errorf("frame %d read %q, the first %q", i, lines[0].Text, first[0].Text)
+		}
+	}
+	if n := o.latin.reads.Load() - before; n != 1 {
+		t.Errorf("Tesseract read %d images for one caption held over three frames, want 1", n)
+	}
+	t.Logf("read %q", first[0].Text)
+}
+
+// Tesseract reads only the lines PP-OCR's recogniser cannot be trusted
+// with: none on a frame of real video without text, none on a caption of
+// plain English words, one on a Spanish caption (its accents).
+func TestTesseractReadsOnlyWhatPPOCRCannot(t *testing.T) {
+	o := loadOCR(t)
+	frame := func(t *testing.T, vf string) ([]byte, int, int) {
+		p := filepath.Join(t.TempDir(), "frame.png")
+		if out, err := exec.Command("ffmpeg", "-v", "error", "-y", "-ss", "3", "-i", filepath.Join(testmedia.OpenCV, "vtest.avi"), "-frames:v", "1",
+			"-vf", "scale=640:-2"+vf, p).CombinedOutput(); err != nil {
+			t.Fatalf("ffmpeg (run scripts/setup: opencv-doc): %v: %s", err, out)
+		}
+		return readPNG(t, p)
+	}
+	caption := func(text string, size int) string {
+		return "," + drawtext(text, size, "white", ":borderw=3:bordercolor=black")
+	}
+	for _, c := range []struct {
+		name, vf string
+		reads    int64
+	}{
+		{"no text", "", 0},
+		{"plain English", caption("Best moments of the week", 30), 0},
+		{"Spanish", caption("La canción del año", 30), 1},
+	} {
+		rgb, w, h := frame(t, c.vf)
+		before := o.latin.reads.Load()
+		lines, err := o.Read(rgb, w, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := o.latin.reads.Load() - before; n != c.reads {
+			t.Errorf("%s: Tesseract read %d lines, want %d (read %v)", c.name, n, c.reads, lines)
 		}
 	}
 }

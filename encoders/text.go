@@ -6,6 +6,9 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // SpaceTextLexical is the built-in lexical text space: a hashed bag of
@@ -24,7 +27,9 @@ type Sparse struct {
 }
 
 // Tokens splits text into lower-case terms, Unicode-aware: runs of letters
-// and digits are terms; a camelCase or hashtag run (#CatVideos) yields its
+// and digits are terms, and a term with accents is followed by its
+// unaccented form (people type "cancion" for "canción", and OCR misplaces
+// accents); a camelCase or hashtag run (#CatVideos) yields its
 // parts and, when it had several, the whole run too, so "#CatVideos"
 // matches "cat videos" and "catvideos". Numbers are kept. Scripts written
 // without spaces (Han, Hiragana, Katakana, Thai) yield one term per
@@ -38,10 +43,10 @@ func Tokens(text string) []string {
 		}
 		parts := splitCamel(word)
 		for _, p := range parts {
-			out = append(out, strings.ToLower(string(p)))
+			out = appendFolded(out, strings.ToLower(string(p)))
 		}
 		if len(parts) > 1 {
-			out = append(out, strings.ToLower(string(word)))
+			out = appendFolded(out, strings.ToLower(string(word)))
 		}
 		word = word[:0]
 	}
@@ -58,6 +63,44 @@ func Tokens(text string) []string {
 	}
 	flush()
 	return out
+}
+
+// appendFolded appends term and, when it has accents, its form without.
+func appendFolded(out []string, term string) []string {
+	out = append(out, term)
+	if f := foldAccents(term); f != term {
+		out = append(out, f)
+	}
+	return out
+}
+
+// foldAccents drops diacritics (é → e, ş → s) and spells out letters that
+// have no base letter (ß → ss, ı → i), as search engines' ASCII folding
+// does.
+func foldAccents(s string) string {
+	ascii := true
+	for i := range len(s) {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range norm.NFD.String(s) {
+		switch {
+		case unicode.Is(unicode.Mn, r):
+		case r == 'ß':
+			b.WriteString("ss")
+		case letterBases[r] != 0:
+			b.WriteRune(letterBases[r])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // splitCamel splits "CatVideos2024" into "Cat", "Videos", "2024" and

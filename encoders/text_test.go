@@ -15,7 +15,8 @@ func TestTokens(t *testing.T) {
 		{"A Dog on a SKATEBOARD!", []string{"a", "dog", "on", "a", "skateboard"}},
 		{"#CatVideos 2024", []string{"cat", "videos", "catvideos", "2024"}},
 		{"HTTPServer v2", []string{"http", "server", "httpserver", "v", "2", "v2"}},
-		{"Über café naïve", []string{"über", "café", "naïve"}},
+		{"Über café naïve", []string{"über", "uber", "café", "cafe", "naïve", "naive"}},
+		{"Straße İstanbul'da", []string{"straße", "strasse", "istanbul", "da"}},
 		{"东京 tokyo", []string{"东", "京", "tokyo"}},
 		{"  ", nil},
 	}

@@ -27,14 +27,19 @@ type Point struct {
 
 // Payload is what a point carries besides its vectors.
 type Payload struct {
-	VideoID  string   `json:"video_id"`
-	Space    string   `json:"space,omitempty"`
-	Modality string   `json:"modality,omitempty"`
-	TStart   float64  `json:"t_start"`
-	TEnd     float64  `json:"t_end"`
-	Text     string   `json:"text,omitempty"`
-	Labels   []string `json:"labels,omitempty"`
-	Speech   float64  `json:"speech,omitempty"` // audio segments: the share that is speech (VAD)
+	VideoID  string  `json:"video_id"`
+	Space    string  `json:"space,omitempty"`
+	Modality string  `json:"modality,omitempty"`
+	TStart   float64 `json:"t_start"`
+	TEnd     float64 `json:"t_end"`
+	Text     string  `json:"text,omitempty"`
+	// Confidence is how sure the OCR was of on-screen text, in [0, 1].
+	Confidence float64 `json:"confidence,omitempty"`
+	// Words time each word of on-screen text that came on screen a word
+	// or a phrase at a time.
+	Words  []TimedWord `json:"words,omitempty"`
+	Labels []string    `json:"labels,omitempty"`
+	Speech float64     `json:"speech,omitempty"` // audio segments: the share that is speech (VAD)
 	// Safety holds content-safety scores by name: a frame's class
 	// probabilities, a video's summary.
 	Safety map[string]float64 `json:"safety,omitempty"`
@@ -44,6 +49,14 @@ type Payload struct {
 	Source    string            `json:"source,omitempty"`
 	IndexedAt time.Time         `json:"indexed_at"`
 	Fields    map[string]string `json:"fields,omitempty"` // caller-supplied
+}
+
+// TimedWord is one word of a segment's text and when it was on screen,
+// in seconds from the video's start.
+type TimedWord struct {
+	Text   string  `json:"text"`
+	TStart float64 `json:"t_start"`
+	TEnd   float64 `json:"t_end"`
 }
 
 // pointNamespace is the UUIDv5 namespace of point ids.

@@ -232,7 +232,10 @@ type Event struct {
 	At          time.Time `json:"at"`
 }
 
-// PublishEvent writes an event on mediavec.events.indexed or .failed.
+// PublishEvent writes an event on mediavec.events.indexed or .failed. The
+// event's message id is its job and state, so a job redelivered after its
+// event was written (a lost ack) does not announce itself twice within the
+// stream's duplicate window.
 func PublishEvent(ctx context.Context, js jetstream.JetStream, ev Event) error {
 	if ev.At.IsZero() {
 		ev.At = time.Now().UTC()
@@ -245,7 +248,11 @@ func PublishEvent(ctx context.Context, js jetstream.JetStream, ev Event) error {
 	if err != nil {
 		return err
 	}
-	if _, err := js.Publish(ctx, subject, b); err != nil {
+	var opts []jetstream.PublishOpt
+	if ev.JobID != "" {
+		opts = append(opts, jetstream.WithMsgID("event-"+ev.JobID+"-"+ev.State))
+	}
+	if _, err := js.Publish(ctx, subject, b, opts...); err != nil {
 		return fmt.Errorf("publish %s event for %s: %w", ev.State, ev.VideoID, err)
 	}
 	return nil

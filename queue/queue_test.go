@@ -193,3 +193,36 @@ func TestStatusLine(t *testing.T) {
 		t.Errorf("line %q", got)
 	}
 }
+
+// TestEventsOncePerJob: a job redelivered after its event was written (its
+// ack lost) announces itself once; a new job for the same video, and its
+// failure, are events of their own.
+func TestEventsOncePerJob(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	js, _, _ := startServer(t, t.TempDir())
+	if _, err := Ensure(ctx, js, Topology{MaxAttempts: 3}); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []Event{
+		{VideoID: "v", JobID: "j1", State: StateIndexed},
+		{VideoID: "v", JobID: "j1", State: StateIndexed},
+		{VideoID: "v", JobID: "j2", State: StateIndexed},
+		{VideoID: "v", JobID: "j2", State: StateFailed},
+	} {
+		if err := PublishEvent(ctx, js, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := js.Stream(ctx, StreamEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(">"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info.State.Subjects; got[SubjectIndexed] != 2 || got[SubjectFailed] != 1 {
+		t.Errorf("events by subject %v, want 2 indexed (j1 once, j2) and 1 failed", got)
+	}
+}

@@ -35,7 +35,7 @@ func TestCLIPModelIsWiredThrough(t *testing.T) {
 	if err := tinyclip.WriteModelsDir(models, "tiny"); err != nil {
 		t.Fatal(err)
 	}
-	set, err := encoders.LoadAll(models, encoders.SessionConfig{})
+	set, err := encoders.LoadAll(models, encoders.SessionConfig{}, encoders.OCRConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

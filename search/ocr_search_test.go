@@ -47,7 +47,7 @@ func TestSearchFindsOnScreenTextByPhrase(t *testing.T) {
 		return fmt.Sprintf("scale=640:-2,drawtext=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf:fontsize=30:text='%s':fontcolor=white:borderw=3:bordercolor=black:x=(w-tw)/2:y=h-th-40", text)
 	}
 	spaces := []string{encoders.SpaceTextLexical, encoders.SpaceTextUSE}
-	h.Add("page", clip("page", "-loop", "1", "-i", filepath.Join(testmedia.OpenCV, "imageTextN.png"), "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2:color=white"), "", spaces...)
+	h.Add("page", testmedia.StillClip(t, dir, filepath.Join(testmedia.OpenCV, "imageTextN.png"), ""), "", spaces...)
 	h.Add("lecture", clip("lecture", "-i", filepath.Join(testmedia.OpenCV, "vtest.avi"), "-vf", caption("Students walking to the morning lecture")), "", spaces...)
 	h.Add("dinner", clip("dinner", "-i", filepath.Join(testmedia.OpenCV, "Megamind.avi"), "-vf", caption("Dinner date goes wrong")), "", spaces...)
 	h.Add("campus", clip("campus", "-i", filepath.Join(testmedia.OpenCV, "vtest.avi"), "-vf", "scale=640:-2"), "", spaces...)

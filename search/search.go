@@ -75,6 +75,11 @@ type Match struct {
 	Score       float32 `json:"score"`
 	// Text is the matched text of a text segment.
 	Text string `json:"text,omitempty"`
+	// Words time the words of on-screen text that came on screen a word
+	// or a phrase at a time.
+	Words []index.TimedWord `json:"words,omitempty"`
+	// Confidence is how sure the OCR was of matched on-screen text.
+	Confidence float64 `json:"confidence,omitempty"`
 }
 
 // Result is one video, best first in a Response.
@@ -366,7 +371,7 @@ func match(space string, h index.Hit, qStart, qEnd float64) Match {
 	return Match{
 		Space: space, TStart: h.Payload.TStart, TEnd: h.Payload.TEnd,
 		QueryTStart: qStart, QueryTEnd: qEnd, Score: h.Score,
-		Text: h.Payload.Text,
+		Text: h.Payload.Text, Words: h.Payload.Words, Confidence: h.Payload.Confidence,
 	}
 }
 

@@ -26,7 +26,7 @@ func Points(job queue.Job, res *analyze.Result, now time.Time) (segments []index
 			ID: index.SegmentID(job.VideoID, s.Space, s.Ordinal),
 			Payload: index.Payload{
 				VideoID: job.VideoID, Space: s.Space, Modality: s.Modality,
-				TStart: s.Start.Seconds(), TEnd: s.End.Seconds(), Text: s.Text, Speech: float64(s.Speech),
+				TStart: s.Start.Seconds(), TEnd: s.End.Seconds(), Text: s.Text, Words: TimedWords(s.Words), Confidence: float64(s.Confidence), Speech: float64(s.Speech),
 				Labels: s.Labels, Source: job.Source, IndexedAt: now, Safety: classScores(s.Safety), Unsafe: unsafe,
 			},
 		}
@@ -147,4 +147,17 @@ func SafetyScores(s *analyze.Safety) map[string]float64 {
 		m[k+"_share"] = s.Share[name]
 	}
 	return m
+}
+
+// TimedWords are a segment's word times as the index keeps them, in
+// seconds.
+func TimedWords(words []analyze.TimedWord) []index.TimedWord {
+	if words == nil {
+		return nil
+	}
+	out := make([]index.TimedWord, len(words))
+	for i, w := range words {
+		out[i] = index.TimedWord{Text: w.Text, TStart: w.Start.Seconds(), TEnd: w.End.Seconds()}
+	}
+	return out
 }

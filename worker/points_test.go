@@ -80,3 +80,23 @@ func TestPointsCarrySafety(t *testing.T) {
 		t.Error("an unclassified video has safety scores")
 	}
 }
+
+// TestPointsCarryWordTimes: the word times of a caption shown a word at a
+// time go into its segment's payload in seconds, text shown whole has
+// none; the OCR's confidence goes with them.
+func TestPointsCarryWordTimes(t *testing.T) {
+	sv := &encoders.Sparse{Indices: []uint32{1}, Values: []float32{1}}
+	res := &analyze.Result{Segments: []analyze.Segment{
+		{Space: encoders.SpaceTextLexical, Modality: "ocr", End: 2 * time.Second, Sparse: sv, Text: "Wait for", Confidence: 0.5,
+			Words: []analyze.TimedWord{{Text: "Wait", End: 2 * time.Second}, {Text: "for", Start: 1500 * time.Millisecond, End: 2 * time.Second}}},
+		{Space: encoders.SpaceTextLexical, Modality: "ocr", Ordinal: 1, Start: 2 * time.Second, End: 3 * time.Second, Sparse: sv, Text: "BIG NEWS"},
+	}}
+	segs, _ := Points(queue.Job{VideoID: "v1", Source: "file:///v1.mp4"}, res, time.Now())
+	want := []index.TimedWord{{Text: "Wait", TStart: 0, TEnd: 2}, {Text: "for", TStart: 1.5, TEnd: 2}}
+	if !slices.Equal(segs[0].Payload.Words, want) || segs[1].Payload.Words != nil {
+		t.Errorf("word times %+v and %+v, want %+v and none", segs[0].Payload.Words, segs[1].Payload.Words, want)
+	}
+	if segs[0].Payload.Confidence != 0.5 {
+		t.Errorf("confidence %v, want the OCR's 0.5", segs[0].Payload.Confidence)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -65,8 +66,10 @@ func (w *Worker) settle(ctx context.Context, msg jetstream.Msg, job queue.Job, a
 			_ = msg.NakWithDelay(w.cfg.RetryBase)
 			return
 		}
-		if err := queue.PublishEvent(ctx, w.js, queue.Event{VideoID: job.VideoID, JobID: job.JobID, State: queue.StateDuplicate, DuplicateOf: res.DuplicateOf}); err != nil {
-			log.Warn("duplicate event not published", "err", err)
+		if err := w.publishEvent(ctx, queue.Event{VideoID: job.VideoID, JobID: job.JobID, State: queue.StateDuplicate, DuplicateOf: res.DuplicateOf}); err != nil {
+			log.Warn("duplicate event not published; releasing for redelivery", "err", err)
+			_ = msg.NakWithDelay(w.cfg.RetryBase)
+			return
 		}
 		if err := msg.DoubleAck(ctx); err != nil {
 			log.Warn("ack failed; the job may be redelivered", "err", err)
@@ -96,9 +99,14 @@ func (w *Worker) settle(ctx context.Context, msg jetstream.Msg, job queue.Job, a
 			log.Warn("texts longer than their model reads were embedded cut at its limit", "cut", res.Cut)
 		}
 		unsafe := res.Safety != nil && res.Safety.Unsafe
-		if err := queue.PublishEvent(ctx, w.js, queue.Event{VideoID: job.VideoID, JobID: job.JobID, State: queue.StateIndexed, Spaces: counts, Stages: stages, Labels: labels, Cut: res.Cut,
+		if err := w.publishEvent(ctx, queue.Event{VideoID: job.VideoID, JobID: job.JobID, State: queue.StateIndexed, Spaces: counts, Stages: stages, Labels: labels, Cut: res.Cut,
 			Safety: SafetyScores(res.Safety), Unsafe: unsafe}); err != nil {
-			log.Warn("indexed event not published", "err", err)
+			// Downstream consumers learn of the video only from its event:
+			// a redelivery rewrites the same points and status and tries
+			// the event again.
+			log.Warn("indexed event not published; releasing for redelivery", "err", err)
+			_ = msg.NakWithDelay(w.cfg.RetryBase)
+			return
 		}
 		if err := msg.DoubleAck(ctx); err != nil {
 			log.Warn("ack failed; the job may be redelivered and will rewrite the same points", "err", err)
@@ -159,7 +167,9 @@ func (w *Worker) deadLetter(ctx context.Context, msg jetstream.Msg, job queue.Jo
 		if err := w.statuses.Put(ctx, st); err != nil {
 			log.Warn("failed status not saved", "err", err)
 		}
-		if err := queue.PublishEvent(ctx, w.js, queue.Event{VideoID: job.VideoID, JobID: job.JobID, State: queue.StateFailed, Cause: cause, Error: errText}); err != nil {
+		// The dead letter is the durable record of a failure; its event
+		// is tried as hard as an indexed one but never holds the job.
+		if err := w.publishEvent(ctx, queue.Event{VideoID: job.VideoID, JobID: job.JobID, State: queue.StateFailed, Cause: cause, Error: errText}); err != nil {
 			log.Warn("failed event not published", "err", err)
 		}
 	}
@@ -168,4 +178,23 @@ func (w *Worker) deadLetter(ctx context.Context, msg jetstream.Msg, job queue.Jo
 	}
 	w.cfg.Metrics.settled("failed", cause)
 	log.Warn("job failed", "cause", cause, "err", jobErr)
+}
+
+// eventRetryFor bounds how long an event is retried in place: longer than
+// a JetStream leader election takes, well short of a redelivery's cost.
+const eventRetryFor = 30 * time.Second
+
+// publishEvent writes ev, retrying while the events stream has no leader
+// (a node died, an election is running). The job message stays held by
+// the heartbeat meanwhile.
+func (w *Worker) publishEvent(ctx context.Context, ev queue.Event) error {
+	deadline := time.Now().Add(eventRetryFor)
+	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 4*time.Second) {
+		err := queue.PublishEvent(ctx, w.js, ev)
+		if err == nil || ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		w.log.Debug("event not published yet; retrying", "video_id", ev.VideoID, "err", err, "retry_in", wait)
+		sleep(ctx, wait)
+	}
 }

@@ -3,6 +3,7 @@ package worker
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -274,12 +275,14 @@ func (w *Worker) Process(ctx context.Context, msg jetstream.Msg) {
 	w.cfg.Metrics.running(1)
 	defer w.cfg.Metrics.running(-1)
 
+	// The heartbeat runs until the job is settled: settling may wait out a
+	// NATS leader election.
 	hbCtx, stopHeartbeat := context.WithCancel(ctx)
+	defer stopHeartbeat()
 	go w.heartbeat(hbCtx, msg)
 	runCtx, cancel := context.WithTimeout(ctx, w.cfg.JobTimeout)
 	res, out := w.run(runCtx, job, attempts)
 	cancel()
-	stopHeartbeat()
 	w.settle(ctx, msg, job, attempts, out, res)
 }
 
@@ -291,7 +294,7 @@ func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := msg.InProgress(); err != nil {
+			if err := msg.InProgress(); err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
 				w.log.Warn("worker: heartbeat failed", "err", err)
 			}
 		}

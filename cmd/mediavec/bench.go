@@ -153,6 +153,7 @@ func runBenchPipeline(ctx context.Context, args []string, stdout, stderr io.Writ
 	seconds := fs.Int("seconds", bench.DefaultPipeline.Seconds, "length of each clip")
 	size := fs.String("size", fmt.Sprintf("%dx%d", bench.DefaultPipeline.Width, bench.DefaultPipeline.Height), "size of the clips")
 	concurrency := fs.Int("concurrency", 0, "jobs in flight in the pipeline (default: the cores)")
+	ocrShare := fs.Bool("ocr-share", true, "also measure on-screen text's share of a job on opencv-doc's video with and without captions, with and without Tesseract")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -160,7 +161,12 @@ func runBenchPipeline(ctx context.Context, args []string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	_, err = bench.Pipeline(ctx, bench.PipelineConfig{Clips: *clips, Seconds: *seconds, Width: wi, Height: hi, Concurrency: *concurrency, ModelsDir: *models, ORTLib: *ortLib}, stdout)
+	cfg := bench.PipelineConfig{Clips: *clips, Seconds: *seconds, Width: wi, Height: hi, Concurrency: *concurrency, ModelsDir: *models, ORTLib: *ortLib}
+	if _, err = bench.Pipeline(ctx, cfg, stdout); err != nil || !*ocrShare {
+		return err
+	}
+	fmt.Fprintln(stdout)
+	_, err = bench.OCRShare(ctx, cfg, stdout)
 	return err
 }
 

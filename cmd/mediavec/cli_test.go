@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -204,20 +203,22 @@ func TestRedactURL(t *testing.T) {
 // `probe --ocr` prints what the worker's OCR reads, with the time it
 // holds: here a scanned page from opencv-doc, still for 3 s.
 func TestProbeOCR(t *testing.T) {
-	clip := filepath.Join(t.TempDir(), "page.mp4")
-	if out, err := exec.Command("ffmpeg", "-v", "error", "-y", "-loop", "1", "-i", filepath.Join(testmedia.OpenCV, "imageTextN.png"),
-		"-t", "3", "-r", "25", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2:color=white", "-c:v", "libx264", "-pix_fmt", "yuv420p", clip).CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg: %v: %s", err, out)
-	}
+	clip := testmedia.StillClip(t, t.TempDir(), filepath.Join(testmedia.OpenCV, "imageTextN.png"), "")
 	out, code := cli(t, t.Context(), "probe", clip, "--ocr")
 	var read struct {
-		Start, End float64
-		Text       string
+		Start, End, Confidence float64
+		Text                   string
 	}
 	if code != 0 || json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &read) != nil {
 		t.Fatalf("probe --ocr: exit %d: %s", code, out)
 	}
-	if read.Start != 0 || read.End != 3 || !strings.Contains(read.Text, "conference papers") {
-		t.Errorf("probe --ocr read %q over %v–%v s, want the page over 0–3 s", read.Text, read.Start, read.End)
+	if read.Start != 0 || read.End != 3 || !strings.Contains(read.Text, "conference papers") || read.Confidence < 0.5 {
+		t.Errorf("probe --ocr read %q over %v–%v s at confidence %v, want the page over 0–3 s, surely", read.Text, read.Start, read.End, read.Confidence)
+	}
+	// A language whose model is not installed fails at start, naming the
+	// Debian package to install.
+	var stdout, stderr bytes.Buffer
+	if code := run(t.Context(), []string{"probe", clip, "--ocr", "--ocr-langs", "eng+zzz"}, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), "tesseract-ocr-zzz") {
+		t.Errorf("probe --ocr-langs eng+zzz: exit %d: %s", code, stderr.String())
 	}
 }

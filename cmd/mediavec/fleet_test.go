@@ -53,24 +53,33 @@ func freePort(t *testing.T) int {
 }
 
 // natsServer is a standalone nats-server process (the pinned version that
-// scripts/setup builds) that the test can stop and start on the same
-// store and port.
+// scripts/setup builds), restartable on the same port and store; with
+// routes, one node of a JetStream cluster.
 type natsServer struct {
-	t     *testing.T
-	bin   string
-	store string
-	port  int
-	cmd   *exec.Cmd
-	log   *bytes.Buffer
+	t                 *testing.T
+	bin, store        string
+	name, routes      string // a cluster node's name and its cluster's routes
+	port, clusterPort int
+	cmd               *exec.Cmd
+	log               *bytes.Buffer
+	stopped           bool
+	kills             int
+	killedAt          time.Time
 }
 
-func startNATSServer(t *testing.T) *natsServer {
+// natsServerBinary is the standalone nats-server scripts/setup builds.
+func natsServerBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(encoders.CacheDir(), "bin", "nats-server")
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("the standalone nats-server is needed: run scripts/setup (%v)", err)
 	}
-	s := &natsServer{t: t, bin: bin, store: t.TempDir(), port: freePort(t)}
+	return bin
+}
+
+func startNATSServer(t *testing.T) *natsServer {
+	t.Helper()
+	s := &natsServer{t: t, bin: natsServerBinary(t), store: t.TempDir(), port: freePort(t)}
 	s.start()
 	t.Cleanup(s.stop)
 	return s
@@ -78,14 +87,20 @@ func startNATSServer(t *testing.T) *natsServer {
 
 func (s *natsServer) url() string { return "nats://127.0.0.1:" + strconv.Itoa(s.port) }
 
+// start starts the server and waits until it takes clients.
 func (s *natsServer) start() {
 	s.t.Helper()
 	s.log = &bytes.Buffer{}
-	s.cmd = exec.Command(s.bin, "-js", "-sd", s.store, "-a", "127.0.0.1", "-p", strconv.Itoa(s.port))
+	args := []string{"-js", "-sd", s.store, "-a", "127.0.0.1", "-p", strconv.Itoa(s.port)}
+	if s.routes != "" {
+		args = append(args, "-n", s.name, "--cluster_name", "mediavec", "--cluster", "nats://127.0.0.1:"+strconv.Itoa(s.clusterPort), "--routes", s.routes)
+	}
+	s.cmd = exec.Command(s.bin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
+	s.stopped = false
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		if nc, err := nats.Connect(s.url(), nats.Timeout(time.Second)); err == nil {
@@ -97,13 +112,25 @@ func (s *natsServer) start() {
 	s.t.Fatalf("nats-server did not start: %s", s.log)
 }
 
+// stop ends the server as an operator would (SIGTERM).
 func (s *natsServer) stop() {
-	if s.cmd == nil || s.cmd.Process == nil {
+	if s.cmd == nil || s.stopped {
 		return
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	_ = s.cmd.Wait()
-	s.cmd = nil
+	s.stopped = true
+}
+
+// kill ends the server as a crash would (SIGKILL).
+func (s *natsServer) kill() {
+	if s.cmd == nil || s.stopped {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGKILL)
+	_ = s.cmd.Wait()
+	s.kills++
+	s.stopped, s.killedAt = true, time.Now()
 }
 
 // workerProc is one `mediavec worker` process.

@@ -72,7 +72,7 @@ func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	set, err := encoders.LoadAll(*models, cfg)
+	set, err := encoders.LoadAll(*models, cfg, encoders.OCRConfig{})
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,7 +13,9 @@ import (
 	"github.com/mediavec/mediavec/analyze"
 	"github.com/mediavec/mediavec/decode"
 	"github.com/mediavec/mediavec/encoders"
+	"github.com/mediavec/mediavec/index"
 	"github.com/mediavec/mediavec/internal/app"
+	"github.com/mediavec/mediavec/worker"
 )
 
 func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -138,10 +141,12 @@ func probeOCR(ctx context.Context, source string, mopts modelOptions, allowPriva
 		}
 		n++
 		if err := enc.Encode(struct {
-			Start float64 `json:"start"`
-			End   float64 `json:"end"`
-			Text  string  `json:"text"`
-		}{seg.Start.Seconds(), seg.End.Seconds(), seg.Text}); err != nil {
+			Start      float64           `json:"start"`
+			End        float64           `json:"end"`
+			Text       string            `json:"text"`
+			Confidence float64           `json:"confidence"`
+			Words      []index.TimedWord `json:"words,omitempty"`
+		}{seg.Start.Seconds(), seg.End.Seconds(), seg.Text, math.Round(100*float64(seg.Confidence)) / 100, worker.TimedWords(seg.Words)}); err != nil {
 			return err
 		}
 	}

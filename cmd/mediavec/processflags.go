@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/mediavec/mediavec/analyze"
@@ -21,8 +22,8 @@ import (
 
 // modelOptions are the flags that choose the models and how they run.
 type modelOptions struct {
-	models, ortLib, provider, graphOpt *string
-	device, intraOp                    *int
+	models, ortLib, provider, graphOpt, ocrLangs *string
+	device, intraOp                              *int
 }
 
 func modelFlags(fs *flag.FlagSet) modelOptions {
@@ -33,6 +34,8 @@ func modelFlags(fs *flag.FlagSet) modelOptions {
 		device:   fs.Int("device", 0, "GPU ordinal for --provider cuda or tensorrt"),
 		intraOp:  fs.Int("intra-op-threads", encoders.DefaultIntraOpThreads, "threads one model inference may use"),
 		graphOpt: fs.String("graph-opt", encoders.DefaultOptimization, "ONNX graph optimisation: all, extended, basic or none"),
+		ocrLangs: fs.String("ocr-langs", strings.Join(encoders.DefaultOCRLangs, "+"),
+			"Tesseract models for Latin-script on-screen text, '+'-separated, the first leading: a script (Latin: every Latin-script language) or languages (eng+spa+por), each a Debian package tesseract-ocr-LANG (tesseract-ocr-script-latn for Latin)"),
 	}
 }
 
@@ -42,6 +45,11 @@ func (o modelOptions) apply(cfg *app.Config) error {
 	if err := cfg.Session.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	langs := strings.FieldsFunc(*o.ocrLangs, func(r rune) bool { return r == '+' || r == ',' || r == ' ' })
+	if len(langs) == 0 {
+		return fmt.Errorf("%w: --ocr-langs is empty (the default is %s)", errUsage, strings.Join(encoders.DefaultOCRLangs, "+"))
+	}
+	cfg.OCR.Langs = langs
 	return nil
 }
 

@@ -436,6 +436,7 @@ func testGet(t *testing.T, s *suite) {
 		Payload: index.Payload{
 			VideoID: "vid", Space: "a", Modality: "video", TStart: 1.5, TEnd: 30.25,
 			Text: "a dog on a skateboard", Labels: []string{"dog", "skateboard"}, Source: "file:///x.mp4", Speech: 0.75,
+			Words: []index.TimedWord{{Text: "a", TStart: 1.5, TEnd: 30.25}, {Text: "dog", TStart: 2, TEnd: 30.25}}, Confidence: 0.875,
 			IndexedAt: at, Fields: map[string]string{"title": "Skater dog"},
 			Safety: map[string]float64{"porn_max": 0.25, "neutral_share": 1}, Unsafe: true,
 		},

@@ -250,6 +250,7 @@ func TestQdrantPayloadRoundTrip(t *testing.T) {
 		{
 			VideoID: "v-1029", Space: "frame_dct_v1", Modality: "frame", TStart: 12.25, TEnd: 13,
 			Text: "a dog", Labels: []string{"dog", "skateboard"}, Source: "file:///x.mp4",
+			Words: []index.TimedWord{{Text: "a", TStart: 12.25, TEnd: 13}, {Text: "dog", TStart: 12.5, TEnd: 13}}, Confidence: 0.875,
 			IndexedAt: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), Fields: map[string]string{"title": "Skater", "lang": "en"},
 		},
 		{VideoID: "v", IndexedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("", -7*3600))},

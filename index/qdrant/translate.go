@@ -287,6 +287,8 @@ const (
 	keyTStart    = "t_start"
 	keyTEnd      = "t_end"
 	keyText      = "text"
+	keyWords     = "words"
+	keyConf      = "confidence"
 	keyLabels    = "labels"
 	keySource    = "source"
 	keyIndexedAt = "indexed_at"
@@ -332,6 +334,25 @@ func qdrantPayload(p index.Payload) (map[string]*qc.Value, error) {
 			labels[i] = qc.NewValueString(l)
 		}
 		m[keyLabels] = qc.NewValueFromList(labels...)
+	}
+	if len(p.Words) > 0 {
+		words := make([]*qc.Value, len(p.Words))
+		for i, w := range p.Words {
+			if math.IsNaN(w.TStart) || math.IsInf(w.TStart, 0) || math.IsNaN(w.TEnd) || math.IsInf(w.TEnd, 0) {
+				return nil, fmt.Errorf("word %q times %v–%v are not finite", w.Text, w.TStart, w.TEnd)
+			}
+			check(keyWords, w.Text)
+			words[i] = qc.NewValueFromFields(map[string]*qc.Value{
+				keyText: qc.NewValueString(w.Text), keyTStart: qc.NewValueDouble(w.TStart), keyTEnd: qc.NewValueDouble(w.TEnd),
+			})
+		}
+		m[keyWords] = qc.NewValueFromList(words...)
+	}
+	if p.Confidence != 0 {
+		if math.IsNaN(p.Confidence) || math.IsInf(p.Confidence, 0) {
+			return nil, fmt.Errorf("confidence %v is not finite", p.Confidence)
+		}
+		m[keyConf] = qc.NewValueDouble(p.Confidence)
 	}
 	if p.Speech != 0 {
 		if math.IsNaN(p.Speech) || math.IsInf(p.Speech, 0) {
@@ -392,6 +413,8 @@ func payloadFrom(m map[string]*qc.Value) (index.Payload, error) {
 			p.TEnd = numberValue(v)
 		case keySpeech:
 			p.Speech = numberValue(v)
+		case keyConf:
+			p.Confidence = numberValue(v)
 		case keySafety:
 			if fields := v.GetStructValue().GetFields(); len(fields) > 0 {
 				p.Safety = make(map[string]float64, len(fields))
@@ -404,6 +427,11 @@ func payloadFrom(m map[string]*qc.Value) (index.Payload, error) {
 		case keyLabels:
 			for _, l := range v.GetListValue().GetValues() {
 				p.Labels = append(p.Labels, l.GetStringValue())
+			}
+		case keyWords:
+			for _, w := range v.GetListValue().GetValues() {
+				f := w.GetStructValue().GetFields()
+				p.Words = append(p.Words, index.TimedWord{Text: f[keyText].GetStringValue(), TStart: numberValue(f[keyTStart]), TEnd: numberValue(f[keyTEnd])})
 			}
 		case keyIndexedAt:
 			s := v.GetStringValue()

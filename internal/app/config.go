@@ -28,6 +28,8 @@ type Config struct {
 	ORTLib string
 	// Session says how every model's session runs.
 	Session encoders.SessionConfig
+	// OCR sets on-screen text reading: Tesseract's languages.
+	OCR encoders.OCRConfig
 	// Analyze sets sampling, decode limits and the stages' limits. Its
 	// Decode.Threads defaults to the cores shared between the jobs in
 	// flight.

@@ -19,7 +19,7 @@ func LoadModels(cfg Config) (*encoders.Set, error) {
 	if err := encoders.InitRuntime(cfg.ORTLib); err != nil {
 		return nil, err
 	}
-	return encoders.LoadAll(cfg.ModelsDir, cfg.Session)
+	return encoders.LoadAll(cfg.ModelsDir, cfg.Session, cfg.OCR)
 }
 
 // newAnalyzer is the analyzer of a model set: every model the set loaded

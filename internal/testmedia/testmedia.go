@@ -1,11 +1,13 @@
 // Package testmedia finds the real media the tests use: photographs,
 // paintings and videos from Debian packages that scripts/setup installs or
-// unpacks. Nothing here is generated and nothing is in git.
+// unpacks, and clips made of them. Nothing is in git.
 package testmedia
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -57,3 +59,20 @@ them, often leads to creative variants on the problems, and better acquaints the
 variety and complexity of real-world imagery.
 In formulating and solving computer vision problems, I have often found it useful to draw
 inspiration from three high-level approaches:`
+
+// StillClip makes a 3 s, 25 fps H.264 clip of a still image (one of the
+// real images above), through the ffmpeg filters vf when given, padded
+// white to even sides as H.264 needs: a page or a slide as an upload.
+func StillClip(t testing.TB, dir, image, vf string) string {
+	t.Helper()
+	out := filepath.Join(dir, strings.TrimSuffix(filepath.Base(image), filepath.Ext(image))+".mp4")
+	pad := "pad=ceil(iw/2)*2:ceil(ih/2)*2:color=white"
+	if vf != "" {
+		pad = vf + "," + pad
+	}
+	if b, err := exec.Command("ffmpeg", "-v", "error", "-y", "-loop", "1", "-i", image, "-t", "3", "-r", "25", "-vf", pad,
+		"-an", "-c:v", "libx264", "-pix_fmt", "yuv420p", out).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg (run scripts/setup: it installs the tests' real media): %v: %s", err, b)
+	}
+	return out
+}
