@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/mediavec/mediavec/analyze"
 	"github.com/mediavec/mediavec/encoders"
 	"github.com/mediavec/mediavec/internal/testmedia"
 )
@@ -16,24 +15,7 @@ import (
 // clip, and captions burned into opencv-doc's real videos, among the same
 // media without them.
 func TestSearchFindsOnScreenTextByPhrase(t *testing.T) {
-	if err := encoders.InitRuntime(encoders.DefaultORTLib()); err != nil {
-		t.Fatalf("%v (run scripts/setup)", err)
-	}
-	o, err := encoders.LoadOCR(encoders.DefaultModelsDir(), encoders.OCRConfig{}, encoders.SessionConfig{})
-	if err != nil {
-		t.Fatalf("%v (run scripts/setup)", err)
-	}
-	t.Cleanup(func() { o.Close() })
-	enc, err := encoders.LoadSentenceEncoder(encoders.DefaultModelsDir(), encoders.SessionConfig{})
-	if err != nil {
-		t.Fatalf("%v (run scripts/setup)", err)
-	}
-	t.Cleanup(func() { enc.Close() })
-	a, err := analyze.New(analyze.Config{}, analyze.Models{OCR: o, Sentences: enc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := harnessWith(t, a)
+	h := sentenceHarness(t, onScreenText)
 	dir := t.TempDir()
 	clip := func(name string, args ...string) string {
 		out := filepath.Join(dir, name+".mp4")

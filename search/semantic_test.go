@@ -15,26 +15,36 @@ import (
 )
 
 // sentenceHarness is a harness whose analyzer embeds text by meaning
-// (text_use_v1) beside the lexical space, and CenterNet's labels when
-// withObjects is set.
-func sentenceHarness(t *testing.T, withObjects bool) *harness {
+// (text_use_v1) beside the lexical space, with the models also asks for:
+// CenterNet's labels, on-screen text.
+func sentenceHarness(t *testing.T, also ...model) *harness {
 	t.Helper()
 	if err := encoders.InitRuntime(encoders.DefaultORTLib()); err != nil {
 		t.Fatalf("%v (run scripts/setup)", err)
 	}
-	enc, err := encoders.LoadSentenceEncoder(encoders.DefaultModelsDir(), encoders.SessionConfig{})
-	if err != nil {
-		t.Fatalf("%v (run scripts/setup)", err)
-	}
-	t.Cleanup(func() { enc.Close() })
-	m := analyze.Models{Sentences: enc}
-	if withObjects {
-		c, err := encoders.LoadCenterNet(encoders.DefaultModelsDir(), encoders.CenterNetConfig{}, encoders.SessionConfig{})
+	must := func(err error) {
+		t.Helper()
 		if err != nil {
 			t.Fatalf("%v (run scripts/setup)", err)
 		}
-		t.Cleanup(func() { c.Close() })
-		m.CenterNet = c
+	}
+	enc, err := encoders.LoadSentenceEncoder(encoders.DefaultModelsDir(), encoders.SessionConfig{})
+	must(err)
+	t.Cleanup(func() { enc.Close() })
+	m := analyze.Models{Sentences: enc}
+	for _, x := range also {
+		switch x {
+		case objects:
+			c, err := encoders.LoadCenterNet(encoders.DefaultModelsDir(), encoders.CenterNetConfig{}, encoders.SessionConfig{})
+			must(err)
+			t.Cleanup(func() { c.Close() })
+			m.CenterNet = c
+		case onScreenText:
+			o, err := encoders.LoadOCR(encoders.DefaultModelsDir(), encoders.OCRConfig{}, encoders.SessionConfig{})
+			must(err)
+			t.Cleanup(func() { o.Close() })
+			m.OCR = o
+		}
 	}
 	a, err := analyze.New(analyze.Config{}, m)
 	if err != nil {
@@ -42,6 +52,14 @@ func sentenceHarness(t *testing.T, withObjects bool) *harness {
 	}
 	return harnessWith(t, a)
 }
+
+// model is a model a sentenceHarness loads beside the sentence encoder.
+type model int
+
+const (
+	objects      model = iota // CenterNet: object labels
+	onScreenText              // OCR
+)
 
 type paraphraseSet struct {
 	Pairs []struct {
@@ -75,7 +93,7 @@ func TestTextSearchByMeaning(t *testing.T) {
 			}
 		}
 	}
-	h := sentenceHarness(t, false)
+	h := sentenceHarness(t)
 	clip := clips.MakeT(t, t.TempDir(), clips.Spec{Name: "still", Video: "color=c=0x405060", Seconds: 1})
 	spaces := []string{encoders.SpaceTextLexical, encoders.SpaceTextUSE}
 	for i, p := range set.Pairs {
@@ -130,7 +148,7 @@ func TestTextSearchByMeaning(t *testing.T) {
 // sentence encoder; the misses are printed, not hidden, and at least half
 // must find their medium first.
 func TestLabelSynonyms(t *testing.T) {
-	h := sentenceHarness(t, true)
+	h := sentenceHarness(t, objects)
 	spaces := []string{encoders.SpaceTextLexical, encoders.SpaceTextUSE}
 	media := []struct{ dir, name string }{
 		{testmedia.OpenCV, "messi5.jpg"}, {testmedia.OpenCV, "home.jpg"}, {testmedia.OpenCV, "vtest.avi"},

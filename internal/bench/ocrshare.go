@@ -29,7 +29,7 @@ var ocrShareCaptions = []string{"Best moments of the week", "Receita fácil de p
 
 // ocrShareRuns is how often each clip is analysed under each
 // configuration, the two interleaved; the median run is reported.
-const ocrShareRuns = 3
+const ocrShareRuns = 5
 
 // OCRShareReport is what OCRShare measured: the on-screen text stage's
 // share of the analysis CPU time, by clip kind and configuration.
