@@ -6,8 +6,6 @@ import (
 	"time"
 	"unicode"
 
-	"golang.org/x/text/unicode/norm"
-
 	"github.com/mediavec/mediavec/decode"
 	"github.com/mediavec/mediavec/encoders"
 )
@@ -283,14 +281,15 @@ func gapCost(r rune) int {
 const digitCost = 1 << 20
 
 // foldLetters keeps a text's letters and digits, lower-cased and without
-// accents: a letter read with a stray accent is the same letter.
+// accents (encoders.FoldAccents, as search folds them): a letter read
+// with a stray accent is the same letter.
 func foldLetters(s string) string {
 	return strings.Map(func(r rune) rune {
 		if unicode.IsLetter(r) || unicode.IsDigit(r) {
 			return unicode.ToLower(r)
 		}
 		return -1
-	}, norm.NFD.String(s))
+	}, encoders.FoldAccents(s))
 }
 
 // untime drops the word times of units shown whole: only a caption whose

@@ -68,7 +68,7 @@ func englishShare(words map[string]bool, line string) float64 {
 func unaccentEnglish(words map[string]bool, line string) string {
 	fields := strings.Fields(line)
 	for i, f := range fields {
-		if plain := foldAccents(f); plain != f && words[strings.ToLower(strings.TrimFunc(plain, notWordRune))] {
+		if plain := FoldAccents(f); plain != f && words[strings.ToLower(strings.TrimFunc(plain, notWordRune))] {
 			fields[i] = plain
 		}
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/mediavec/mediavec/internal/wordacc"
 )
 
-func readPNG(t *testing.T, path string) ([]byte, int, int) {
+func readPNG(t testing.TB, path string) ([]byte, int, int) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {

@@ -1,10 +1,6 @@
 package encoders
 
 import (
-	"image"
-	"image/draw"
-	"image/png"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -43,22 +39,7 @@ func renderText(t testing.TB, bg, filter string, w, h int) ([]byte, int, int) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg: %v: %s", err, out)
 	}
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rgba := image.NewRGBA(img.Bounds())
-	draw.Draw(rgba, rgba.Bounds(), img, image.Point{}, draw.Src)
-	rgb := make([]byte, 0, w*h*3)
-	for i := 0; i < len(rgba.Pix); i += 4 {
-		rgb = append(rgb, rgba.Pix[i], rgba.Pix[i+1], rgba.Pix[i+2])
-	}
-	return rgb, w, h
+	return readPNG(t, p)
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

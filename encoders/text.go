@@ -68,16 +68,16 @@ func Tokens(text string) []string {
 // appendFolded appends term and, when it has accents, its form without.
 func appendFolded(out []string, term string) []string {
 	out = append(out, term)
-	if f := foldAccents(term); f != term {
+	if f := FoldAccents(term); f != term {
 		out = append(out, f)
 	}
 	return out
 }
 
-// foldAccents drops diacritics (é → e, ş → s) and spells out letters that
+// FoldAccents drops diacritics (é → e, ş → s) and spells out letters that
 // have no base letter (ß → ss, ı → i), as search engines' ASCII folding
 // does.
-func foldAccents(s string) string {
+func FoldAccents(s string) string {
 	ascii := true
 	for i := range len(s) {
 		if s[i] >= utf8.RuneSelf {
