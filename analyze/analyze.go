@@ -191,6 +191,7 @@ func New(cfg Config, m Models) (*Analyzer, error) {
 	a.stages = []Stage{
 		frameDCTStage{},
 		&speechStage{speech: m.Speech, vad: m.VAD, segment: cfg.AudioSegment},
+		audioPrintStage{},
 		&ocrStage{ocr: m.OCR, every: cfg.OCREvery, width: cfg.OCRWidth, maxFrames: cfg.MaxOCRFrames},
 		lexicalStage{},
 		semanticStage{m.Sentences},
@@ -281,6 +282,12 @@ type Options struct {
 	DecodeThreads int
 	// Thumbnails asks for a JPEG of every sampled frame.
 	Thumbnails bool
+	// CopyQuery analyses a copy query: frame_dct_v1 also describes parts
+	// of every sampled frame (Segment.Views: the picture inside bars or a
+	// fill, picture-in-picture windows), and audio_print_v1 makes a window
+	// at every sub-fingerprint, not every stride, so one lines up with any
+	// indexed window.
+	CopyQuery bool
 	// Safety asks for the content-safety classification (when its model
 	// is loaded): class probabilities on frame segments, Result.Safety.
 	Safety bool
@@ -317,6 +324,9 @@ type Segment struct {
 	// Safety holds a frame segment's content-safety class probabilities,
 	// in encoders.NSFWClasses order.
 	Safety []float32
+	// Views are frame_dct_v1's descriptors of parts of the frame, when
+	// Options.CopyQuery asked (encoders.FrameDCT.Views).
+	Views []encoders.FrameView
 }
 
 // ObjectCount summarises one object label over a video.

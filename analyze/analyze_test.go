@@ -85,6 +85,9 @@ func TestFileSegmentsAndPooling(t *testing.T) {
 			t.Errorf("%s segment %d spans %s–%s", s.Space, s.Ordinal, s.Start, s.End)
 		}
 		wantDim := encoders.FrameDCTDim
+		if s.Space == encoders.SpaceAudioPrint {
+			wantDim = encoders.AudioPrintDim
+		}
 		if s.Space == encoders.SpaceAudioSpeech {
 			wantDim = encoders.SpeechDim
 			if s.Start != time.Duration(s.Ordinal)*2*time.Second {

@@ -24,8 +24,17 @@ func (frameDCTStage) Spaces() []SpaceInfo {
 
 func (frameDCTStage) Loaded() bool { return true }
 
+// viewFrame is the grey frame a copy query's views are cut from, its
+// aspect kept: 144 rows for a landscape frame (256×144 at 16:9), so a
+// picture in picture at 40 % is still about 100×58 pixels.
+var viewFrame = decode.FrameSpec{ShortSide: 144, Format: decode.Gray}
+
 func (frameDCTStage) Needs(r Request) (Needs, bool) {
-	return Needs{Frames: []decode.FrameSpec{greyFrame}}, r.Wants(encoders.SpaceFrameDCT)
+	n := Needs{Frames: []decode.FrameSpec{greyFrame}}
+	if r.CopyQuery {
+		n.Frames = append(n.Frames, viewFrame)
+	}
+	return n, r.Wants(encoders.SpaceFrameDCT)
 }
 
 func (frameDCTStage) Run(ctx context.Context, in *Input, out *Output) error {
@@ -35,10 +44,17 @@ func (frameDCTStage) Run(ctx context.Context, in *Input, out *Output) error {
 		if err != nil {
 			return err
 		}
-		out.Segments = append(out.Segments, Segment{
+		seg := Segment{
 			Space: encoders.SpaceFrameDCT, Modality: "frame", Ordinal: i,
 			Start: f.Start, End: f.End, Vector: v,
-		})
+		}
+		if in.Request.CopyQuery {
+			im := in.Image(f, 1)
+			if seg.Views, err = enc.Views(im.Data, im.Spec.Width, im.Spec.Height); err != nil {
+				return err
+			}
+		}
+		out.Segments = append(out.Segments, seg)
 	}
 	return nil
 }

@@ -38,7 +38,7 @@ func (a *Analyzer) plan(opts Options) (*plan, error) {
 	if len(spaces) == 0 {
 		spaces = a.Defaults()
 	}
-	req := Request{Spaces: spaces, Thumbnails: opts.Thumbnails, Safety: opts.Safety, Title: opts.Title, Caption: opts.Caption, Hashtags: opts.Hashtags}
+	req := Request{Spaces: spaces, Thumbnails: opts.Thumbnails, Safety: opts.Safety, CopyQuery: opts.CopyQuery, Title: opts.Title, Caption: opts.Caption, Hashtags: opts.Hashtags}
 	for _, s := range spaces {
 		st, info, ok := a.stageOf(s)
 		if !ok {
@@ -300,6 +300,11 @@ func (p *plan) merge(outs []*Output, res *Result) {
 		}
 	}
 	for _, space := range p.req.Spaces {
+		if space == encoders.SpaceAudioPrint {
+			// An average of fingerprints matches nothing: copies are
+			// found window by window.
+			continue
+		}
 		var vecs [][]float32
 		for _, s := range res.Segments {
 			if s.Space == space && s.Vector != nil {

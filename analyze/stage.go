@@ -49,6 +49,8 @@ type Request struct {
 	Thumbnails bool
 	// Safety asks for the content-safety classification of frames.
 	Safety bool
+	// CopyQuery asks for what a copy query compares (Options.CopyQuery).
+	CopyQuery bool
 	// Title, Caption and Hashtags are the caller's text about the video.
 	Title    string
 	Caption  string

@@ -100,6 +100,9 @@ type Result struct {
 	Labels     []string           `json:"labels"`
 	// Alignment is set on near-duplicate results.
 	Alignment *Alignment `json:"alignment,omitempty"`
+	// AudioReuse is set on near-duplicate results whose soundtrack plays
+	// under the query, whether or not the pictures are a copy.
+	AudioReuse *AudioReuse `json:"audio_reuse,omitempty"`
 	// Safety is the video's content-safety summary, when it was
 	// classified.
 	Safety *Safety `json:"safety,omitempty"`
@@ -169,6 +172,11 @@ func (s *Searcher) Media(ctx context.Context, r io.Reader, name string, opts Opt
 	opts = opts.withDefaults()
 	bySpace := map[string][]analyze.Segment{}
 	for _, seg := range res.Segments {
+		// A fingerprint says which recording, not what it shows or says:
+		// near-duplicate search reads it (audio reuse), similarity does not.
+		if seg.Space == encoders.SpaceAudioPrint {
+			continue
+		}
 		bySpace[seg.Space] = append(bySpace[seg.Space], seg)
 	}
 	if len(bySpace) == 0 {

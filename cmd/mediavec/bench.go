@@ -20,10 +20,10 @@ import (
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(stderr, "Usage: mediavec bench decode|index|encoders|pipeline|calibration [flags]\n\nBenchmarks:\n  decode      go-astiav decode and sampling against the ffmpeg CLI on the same clip\n  index       the embedded index: upserts/s and top-10 latency at 100k and 1M points, against a plain Go loop\n  encoders    every ONNX encoder at batch 1 and larger, against bare session calls on the same tensors\n  pipeline    each stage's CPU time alone against the whole pipeline's wall time, on generated 720p clips\n  calibration the search score's calibration on real media under edits: ROC AUC and the floor, per query kind")
+			fmt.Fprintln(stderr, "Usage: mediavec bench decode|index|encoders|pipeline|calibration|copies [flags]\n\nBenchmarks:\n  decode      go-astiav decode and sampling against the ffmpeg CLI on the same clip\n  index       the embedded index: upserts/s and top-10 latency at 100k and 1M points, against a plain Go loop\n  encoders    every ONNX encoder at batch 1 and larger, against bare session calls on the same tensors\n  pipeline    each stage's CPU time alone against the whole pipeline's wall time, on generated 720p clips\n  calibration the search score's calibration on real media under edits: ROC AUC and the floor, per query kind\n  copies      copy detection on real media reposted 18 ways: recall@1 per edit, false copies, audio reuse, precision–recall plots")
 			return nil
 		}
-		return fmt.Errorf("%w: want a benchmark: decode, index, encoders, pipeline or calibration", errUsage)
+		return fmt.Errorf("%w: want a benchmark: decode, index, encoders, pipeline, calibration or copies", errUsage)
 	}
 	switch args[0] {
 	case "decode":
@@ -36,8 +36,34 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runBenchPipeline(ctx, args[1:], stdout, stderr)
 	case "calibration":
 		return runBenchCalibration(ctx, args[1:], stdout, stderr)
+	case "copies":
+		return runBenchCopies(ctx, args[1:], stdout, stderr)
 	}
-	return fmt.Errorf("%w: unknown benchmark %q (have: decode, index, encoders, pipeline, calibration)", errUsage, args[0])
+	return fmt.Errorf("%w: unknown benchmark %q (have: decode, index, encoders, pipeline, calibration, copies)", errUsage, args[0])
+}
+
+func runBenchCopies(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench copies", "bench copies [flags]", stderr)
+	models := fs.String("models", encoders.DefaultModelsDir(), "models folder")
+	ortLib := fs.String("ort-lib", encoders.DefaultORTLib(), "ONNX Runtime shared library")
+	dir := fs.String("dir", "", "folder for the clips and the index, kept between runs (default: a temporary one)")
+	plots := fs.String("plots", "", "folder for the precision–recall PNGs, one per edit")
+	sources := fs.Int("sources", 0, "use about this many of the 24 sources and of the 24 negatives (0: all)")
+	edits := fs.String("edits", "", "comma-separated edits to make (default: all)")
+	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	var log io.Writer = stderr
+	if *quiet {
+		log = io.Discard
+	}
+	var only []string
+	if *edits != "" {
+		only = strings.Split(*edits, ",")
+	}
+	_, err := bench.Copies(ctx, bench.CopiesConfig{ModelsDir: *models, ORTLib: *ortLib, Dir: *dir, Plots: *plots, Sources: *sources, Edits: only, Log: log}, stdout)
+	return err
 }
 
 func runBenchDecode(ctx context.Context, args []string, stdout, stderr io.Writer) error {

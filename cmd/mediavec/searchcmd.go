@@ -26,7 +26,7 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	img := fs.String("image", "", "search with this image file (png, jpeg, webp, bmp)")
 	text := fs.String("text", "", "search titles, metadata and subtitles with these words")
 	like := fs.String("like", "", "search for videos like this indexed video")
-	nearDups := fs.Bool("near-dups", false, "with --video: find copies (re-encoded, scaled, cropped, trimmed, sped up) instead of similar videos")
+	nearDups := fs.Bool("near-dups", false, "with --video: find copies (reframed, picture-in-picture, flipped, cropped, re-encoded, sped up, spliced) and reused soundtracks instead of similar videos")
 	threshold := fs.Float64("threshold", 0, fmt.Sprintf("with --near-dups: lowest alignment score reported (default %.2f)", search.DefaultNearDupThreshold))
 	limit := fs.Int("limit", search.DefaultLimit, "number of videos to return")
 	spaces := fs.String("spaces", "", "comma-separated spaces to search (default: all)")
@@ -166,8 +166,21 @@ func printResults(w io.Writer, resp search.Response) {
 		for _, m := range bestPerSpace(r.Matches) {
 			matches = append(matches, fmt.Sprintf("%s %.1f–%.1fs ↔ %.1f–%.1fs (%.3f)", m.Space, m.TStart, m.TEnd, m.QueryTStart, m.QueryTEnd, m.Score))
 		}
+		if a := r.AudioReuse; a != nil {
+			matches = append([]string{fmt.Sprintf("same soundtrack %.1f–%.1fs ↔ %.1f–%.1fs (%.3f)", a.Start, a.End, a.QueryStart, a.QueryEnd, a.Score)}, matches...)
+		}
 		if a := r.Alignment; a != nil {
-			matches = append([]string{fmt.Sprintf("aligned %.0f%%, speed %.2f×, offset %+.1fs", 100*a.Coverage, a.Speed, a.Offset)}, matches...)
+			edit := ""
+			if a.Mirrored {
+				edit += ", mirrored"
+			}
+			if b := a.QueryBox; b != nil {
+				edit += fmt.Sprintf(", shown in %.0f×%.0f%% of the query's frame at %.0f,%.0f%%", 100*b.W, 100*b.H, 100*b.X, 100*b.Y)
+			}
+			if b := a.Box; b != nil {
+				edit += fmt.Sprintf(", cropped to %.0f×%.0f%% at %.0f,%.0f%%", 100*b.W, 100*b.H, 100*b.X, 100*b.Y)
+			}
+			matches = append([]string{fmt.Sprintf("copy %.1f–%.1fs ↔ %.1f–%.1fs, speed %.2f×%s", a.Start, a.End, a.QueryStart, a.QueryEnd, a.Speed, edit)}, matches...)
 		}
 		labels := "-"
 		if len(r.Labels) > 0 {

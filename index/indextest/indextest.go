@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 		{"AliasesAndGenerations", testAliases},
 		{"ConcurrentWritersAndReaders", testConcurrent},
 		{"ManyPoints", testMany},
+		{"CopyDescriptors", testCopyDescriptors},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -594,4 +595,99 @@ func testMany(t *testing.T, s *suite) {
 	if len(got) < n {
 		t.Errorf("get all: %d points, want at least %d", len(got), n)
 	}
+}
+
+// testCopyDescriptors is what near-duplicate search asks of a backend
+// with the copy descriptors' real shapes: frame_dct_v1 (255 DCT
+// coefficients) and audio_print_v1 (512 bits as ±1/√512). A video's
+// segments of one space are counted and read back by their point ids,
+// in order, with their vectors (verification aligns them); a fingerprint
+// window finds its own video first at cosine 1, and one with 8 bits
+// flipped scores 1 − 2·8/512.
+func testCopyDescriptors(t *testing.T, s *suite) {
+	const frameSpace, printSpace, frameDim, printDim = "frame_dct_v1", "audio_print_v1", 255, 512
+	c := s.name("copies")
+	if err := s.ix.Ensure(s.ctx, c, index.Schema{Dense: map[string]int{frameSpace: frameDim, printSpace: printDim}}); err != nil {
+		t.Fatalf("ensure: %v", err)
+	}
+	t.Cleanup(func() { _ = s.ix.DropCollection(context.WithoutCancel(s.ctx), c) })
+	rng := rand.New(rand.NewPCG(7, 11))
+	frame := func() []float32 {
+		v := make([]float32, frameDim)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		return v
+	}
+	bits := func() []float32 {
+		v := make([]float32, printDim)
+		for i := range v {
+			v[i] = float32(1 / math.Sqrt(printDim))
+			if rng.IntN(2) == 0 {
+				v[i] = -v[i]
+			}
+		}
+		return v
+	}
+	var pts []index.Point
+	want := map[string][][]float32{}
+	for _, video := range []string{"src", "other"} {
+		for i := range 12 {
+			v := frame()
+			want[video+"/f"] = append(want[video+"/f"], v)
+			pts = append(pts, index.Point{ID: index.SegmentID(video, frameSpace, i), Vectors: map[string][]float32{frameSpace: v},
+				Payload: index.Payload{VideoID: video, Space: frameSpace, Modality: "frame", TStart: float64(i), TEnd: float64(i + 1)}})
+		}
+		for i := range 5 {
+			v := bits()
+			want[video+"/a"] = append(want[video+"/a"], v)
+			pts = append(pts, index.Point{ID: index.SegmentID(video, printSpace, i), Vectors: map[string][]float32{printSpace: v},
+				Payload: index.Payload{VideoID: video, Space: printSpace, Modality: "audio", TStart: float64(i), TEnd: float64(i + 2)}})
+		}
+	}
+	s.upsert(t, c, pts...)
+	n, err := s.ix.Count(s.ctx, c, index.Filter{VideoIDs: []string{"src"}, Space: frameSpace})
+	if err != nil || n != 12 {
+		t.Fatalf("count of src's frames: %d, %v; want 12", n, err)
+	}
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = index.SegmentID("src", frameSpace, i)
+	}
+	got, err := s.ix.Get(s.ctx, c, ids...)
+	if err != nil || len(got) != 12 {
+		t.Fatalf("get src's frames: %d, %v", len(got), err)
+	}
+	for i, p := range got {
+		if p.Payload.TStart != float64(i) {
+			t.Fatalf("frame %d came back at %g: not in the order asked", i, p.Payload.TStart)
+		}
+		if cos := cosine(p.Vectors[frameSpace], want["src/f"][i]); cos < 1-1e-5 {
+			t.Errorf("frame %d came back with cosine %.6f to what was written", i, cos)
+		}
+	}
+	q := append([]float32(nil), want["src/a"][3]...)
+	for i := range 8 {
+		q[i*37] = -q[i*37]
+	}
+	groups, err := s.ix.QueryGroups(s.ctx, index.Query{Collection: c, Using: printSpace, Dense: q, Limit: 2}, 1)
+	if err != nil || len(groups) == 0 {
+		t.Fatalf("query a fingerprint: %v %v", groups, err)
+	}
+	if g := groups[0]; g.VideoID != "src" || g.Hits[0].Payload.TStart != 3 || math.Abs(float64(g.Hits[0].Score)-(1-2*8.0/512)) > 1e-3 {
+		t.Errorf("fingerprint with 8 bits flipped: %s at %g scored %.4f, want src at 3 scoring %.4f", g.VideoID, g.Hits[0].Payload.TStart, g.Hits[0].Score, 1-2*8.0/512)
+	}
+	if len(groups) > 1 && groups[1].Hits[0].Score > 0.3 {
+		t.Errorf("an unrelated fingerprint scored %.3f", groups[1].Hits[0].Score)
+	}
+}
+
+func cosine(a, b []float32) float64 {
+	var d, na, nb float64
+	for i := range a {
+		d += float64(a[i]) * float64(b[i])
+		na += float64(a[i]) * float64(a[i])
+		nb += float64(b[i]) * float64(b[i])
+	}
+	return d / math.Sqrt(na*nb)
 }

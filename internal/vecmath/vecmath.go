@@ -3,7 +3,11 @@
 // normalised in one is normalised the same way in the others.
 package vecmath
 
-import "math"
+import (
+	"math"
+
+	"github.com/viterin/vek/vek32"
+)
 
 // Normalized returns v scaled to unit length, as a new slice; a zero
 // vector comes back as a zero copy. The norm is summed in float64, so long
@@ -65,4 +69,13 @@ func Finite(v []float32) bool {
 		}
 	}
 	return true
+}
+
+// Dot is the dot product of two vectors of the same length (AVX2 where
+// the CPU has it); a length mismatch is 0, never a panic.
+func Dot(a, b []float32) float32 {
+	if len(a) != len(b) || len(a) == 0 {
+		return 0
+	}
+	return vek32.Dot(a, b)
 }
