@@ -142,3 +142,11 @@ func TestCallerText(t *testing.T) {
 		t.Errorf("text segments %q, want %q", texts, want)
 	}
 }
+
+// Search lines fingerprint windows up in sub-fingerprints of
+// encoders.AudioPrintHop, which must be the hop decode.Chromaprint makes.
+func TestAudioPrintHopIsChromaprints(t *testing.T) {
+	if encoders.AudioPrintHop != decode.ChromaprintHop {
+		t.Fatalf("encoders.AudioPrintHop %v, decode.ChromaprintHop %v", encoders.AudioPrintHop, decode.ChromaprintHop)
+	}
+}

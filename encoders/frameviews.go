@@ -49,9 +49,10 @@ const pipStep = 0.05
 // Views describes the parts of a grey frame (w×h, row-major) where a copy
 // may show the original: the content inside bars or a blurred fill
 // (ContentBox), the centred picture of each common aspect ratio (a 16:9
-// video reframed into 9:16 or the reverse), and windows of 40–60 % of the
-// frame on a 5 % grid (a picture in picture). The whole frame is not
-// among them: it is the frame's own frame_dct_v1 vector.
+// video reframed into 9:16 or the reverse), and the pictures in picture
+// it shows (windows of 40–60 % of the frame on a 5 % grid, kept where the
+// frame shows a pasted picture's edges: insertedPicture). The whole frame
+// is not among them: it is the frame's own frame_dct_v1 vector.
 func (e *FrameDCT) Views(grey []byte, w, h int) ([]FrameView, error) {
 	if w < 16 || h < 16 || len(grey) != w*h {
 		return nil, &Error{Model: SpaceFrameDCT, Op: "views", Err: fmt.Errorf("want a grey frame of at least 16×16, got %d bytes for %d×%d", len(grey), w, h)}
@@ -405,7 +406,7 @@ func lowPass(v []float32) ([]float64, []float64) {
 		}
 		coef[k] = float64(c) * w
 	}
-	basis := dctBasis(n, dctBlock)
+	basis := cropBasis
 	low := make([]float64, n*n)
 	tmp := make([]float64, dctBlock*n) // [v][x]
 	for fv := range dctBlock {
@@ -444,6 +445,9 @@ func BandFrameDCT(v []float32, band int) []float32 {
 	vecmath.Normalize(out)
 	return out
 }
+
+// cropBasis is the DCT basis the crops are rebuilt and described with.
+var cropBasis = dctBasis(cropSide, dctBlock)
 
 // dctBasis is the orthogonal DCT-II basis, basis[u*n+x] for the first
 // freqs frequencies over n samples (a scale common to every coefficient

@@ -35,7 +35,7 @@ type NearDupOptions struct {
 
 // DefaultNearDupThreshold is where a candidate counts as a copy. On the
 // copy-detection set (`mediavec bench copies`: 24 real sources under 18
-// repost edits, 24 negatives, 24 trend-sound clips) copies score 0.99 to
+// repost edits, 24 negatives, 24 trend-sound clips) copies score 0.96 to
 // 1.00 at the median per edit, and the figures in docs/search.md are at
 // this threshold. Ranking does not depend on it: lower it to catch
 // heavier edits, raise it for precision.
@@ -198,9 +198,9 @@ func (s *Searcher) NearDuplicates(ctx context.Context, r io.Reader, name string,
 	if len(segs) == 0 && len(prints) == 0 {
 		return Response{}, fmt.Errorf("%w: no video frame and no audio long enough to fingerprint", ErrEmptyQuery)
 	}
-	// Alignment is quadratic in a candidate's pairs: a long query is
-	// thinned evenly to maxQueryFrames, which still aligns minutes of
-	// video at one frame every few seconds.
+	// Verification costs the query's frames × each candidate's, per
+	// view: a long query is thinned evenly to maxQueryFrames, which still
+	// aligns minutes of video at one frame every few seconds.
 	if len(segs) > maxQueryFrames {
 		thinned := make([]analyze.Segment, maxQueryFrames)
 		for i := range thinned {
@@ -229,6 +229,7 @@ func (s *Searcher) NearDuplicates(ctx context.Context, r io.Reader, name string,
 		}
 	}
 	below := 0
+	bands := &queryBands{frames: frames}
 	for _, video := range cands {
 		cf, err := s.candidateFrames(ctx, space, video)
 		if err != nil {
@@ -249,11 +250,11 @@ func (s *Searcher) NearDuplicates(ctx context.Context, r io.Reader, name string,
 		// region of both.
 		var crop, region *encoders.Box
 		if bestScore < cropTried {
-			if chain, score, box := alignCrops(frames, cf); score > bestScore {
+			if chain, score, box := alignCrops(frames, bands, cf); score > bestScore {
 				best, bestScore, bestChain, crop = 0, score, chain, &box
 			}
-			for _, r := range encoders.Regions {
-				if chain, score := alignRegion(frames, cf, r); score > bestScore {
+			for k, r := range encoders.Regions {
+				if chain, score := alignRegion(frames, bands, cf, k); score > bestScore {
 					best, bestScore, bestChain, crop, region = 0, score, chain, nil, &r
 				}
 			}
@@ -372,17 +373,9 @@ func (s *Searcher) audioReuse(ctx context.Context, prints []analyze.Segment, opt
 	// The query's sub-fingerprints, from its windows' bits.
 	query := subprints(prints, hops)
 	for video, deltas := range offsets {
-		n, err := s.ix.Count(ctx, index.Segments, index.Filter{VideoIDs: []string{video}, Space: space})
+		pts, err := s.videoPoints(ctx, space, video)
 		if err != nil {
-			return nil, nil, fmt.Errorf("audio reuse: count %s: %w", video, err)
-		}
-		ids := make([]string, min(n, maxCandidateFrames))
-		for j := range ids {
-			ids[j] = index.SegmentID(video, space, j)
-		}
-		pts, err := s.ix.Get(ctx, index.Segments, ids...)
-		if err != nil {
-			return nil, nil, fmt.Errorf("audio reuse: windows of %s: %w", video, err)
+			return nil, nil, fmt.Errorf("audio reuse: %w", err)
 		}
 		var segs []analyze.Segment
 		for _, p := range pts {
@@ -628,18 +621,9 @@ func (s *Searcher) copyCandidates(ctx context.Context, space string, variants []
 // candidateFrames reads a candidate video's frame vectors back from the
 // index, in time order.
 func (s *Searcher) candidateFrames(ctx context.Context, space, video string) ([]candidateFrame, error) {
-	n, err := s.ix.Count(ctx, index.Segments, index.Filter{VideoIDs: []string{video}, Space: space})
+	pts, err := s.videoPoints(ctx, space, video)
 	if err != nil {
-		return nil, fmt.Errorf("near-duplicates: count %s: %w", video, err)
-	}
-	n = min(n, maxCandidateFrames)
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = index.SegmentID(video, space, i)
-	}
-	pts, err := s.ix.Get(ctx, index.Segments, ids...)
-	if err != nil {
-		return nil, fmt.Errorf("near-duplicates: frames of %s: %w", video, err)
+		return nil, fmt.Errorf("near-duplicates: %w", err)
 	}
 	out := make([]candidateFrame, 0, len(pts))
 	for _, p := range pts {
@@ -649,6 +633,24 @@ func (s *Searcher) candidateFrames(ctx context.Context, space, video string) ([]
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].start < out[j].start })
 	return out, nil
+}
+
+// videoPoints reads a video's segments of one space back from the index,
+// vectors included, by their point ids (ordinal 0 up to the count).
+func (s *Searcher) videoPoints(ctx context.Context, space, video string) ([]index.Point, error) {
+	n, err := s.ix.Count(ctx, index.Segments, index.Filter{VideoIDs: []string{video}, Space: space})
+	if err != nil {
+		return nil, fmt.Errorf("count %s of %s: %w", space, video, err)
+	}
+	ids := make([]string, min(n, maxCandidateFrames))
+	for i := range ids {
+		ids[i] = index.SegmentID(video, space, i)
+	}
+	pts, err := s.ix.Get(ctx, index.Segments, ids...)
+	if err != nil {
+		return nil, fmt.Errorf("read %s of %s: %w", space, video, err)
+	}
+	return pts, nil
 }
 
 type pair struct {
@@ -866,10 +868,48 @@ func sameMoments(chain []pair, query, candidate func(int) []float32) bool {
 // candidate the query already shows whole needs none.
 const cropTried = 0.9
 
+// queryBands are the query's whole-frame vectors cut to the frequencies
+// a crop or a region of a candidate is compared on: made once a query,
+// when the first candidate needs them, not once a candidate.
+type queryBands struct {
+	frames  []queryFrame
+	band    map[int][][]float32 // by band (encoders.BandFrameDCT)
+	regions [][][]float32       // by encoders.Regions
+}
+
+func (qb *queryBands) cut(band int) [][]float32 {
+	if qs, ok := qb.band[band]; ok {
+		return qs
+	}
+	if qb.band == nil {
+		qb.band = map[int][][]float32{}
+	}
+	qs := make([][]float32, len(qb.frames))
+	for i, f := range qb.frames {
+		qs[i] = encoders.BandFrameDCT(f.vecs[0], band)
+	}
+	qb.band[band] = qs
+	return qs
+}
+
+func (qb *queryBands) region(k int) [][]float32 {
+	if qb.regions == nil {
+		qb.regions = make([][][]float32, len(encoders.Regions))
+		for r, box := range encoders.Regions {
+			qs := make([][]float32, len(qb.frames))
+			for i, f := range qb.frames {
+				qs[i] = encoders.RegionFrameDCT(f.vecs[0], box)
+			}
+			qb.regions[r] = qs
+		}
+	}
+	return qb.regions[k]
+}
+
 // alignCrops aligns the query's whole frames with crops of the
 // candidate's frames (encoders.FrameCrops), each crop box in turn, and
 // returns the best.
-func alignCrops(frames []queryFrame, cf []candidateFrame) ([]pair, float64, encoders.Box) {
+func alignCrops(frames []queryFrame, qb *queryBands, cf []candidateFrame) ([]pair, float64, encoders.Box) {
 	crops := make([][]encoders.FrameCrop, len(cf))
 	for j, c := range cf {
 		crops[j] = encoders.FrameCrops(c.vec)
@@ -877,32 +917,17 @@ func alignCrops(frames []queryFrame, cf []candidateFrame) ([]pair, float64, enco
 	if len(cf) == 0 || len(crops[0]) == 0 {
 		return nil, 0, encoders.Whole
 	}
-	bands := map[int][][]float32{}
-	for _, c := range crops[0] {
-		if _, ok := bands[c.Band]; !ok {
-			qs := make([][]float32, len(frames))
-			for i, f := range frames {
-				qs[i] = encoders.BandFrameDCT(f.vecs[0], c.Band)
-			}
-			bands[c.Band] = qs
-		}
-	}
 	var bestChain []pair
 	bestScore, bestBox := 0.0, encoders.Whole
 	for b, c := range crops[0] {
-		qs := bands[c.Band]
-		chain, score := align(frames, cf, cropFloor, func(i, j int) float32 {
-			if b >= len(crops[j]) {
-				return 0
-			}
-			return vecmath.Dot(qs[i], crops[j][b].Vector)
-		})
+		qs := qb.cut(c.Band)
 		crop := func(j int) []float32 {
 			if b >= len(crops[j]) {
 				return nil
 			}
 			return crops[j][b].Vector
 		}
+		chain, score := align(frames, cf, cropFloor, func(i, j int) float32 { return vecmath.Dot(qs[i], crop(j)) })
 		if score > bestScore && keepsPace(chain, cf, crop) && sameMoments(chain, func(i int) []float32 { return qs[i] }, crop) {
 			bestChain, bestScore, bestBox = chain, score, c.Box
 		}
@@ -910,17 +935,14 @@ func alignCrops(frames []queryFrame, cf []candidateFrame) ([]pair, float64, enco
 	return bestChain, bestScore, bestBox
 }
 
-// alignRegion aligns region r of the query's frames with the same region
-// of the candidate's, both rebuilt from their whole-frame vectors
-// (encoders.RegionFrameDCT).
-func alignRegion(frames []queryFrame, cf []candidateFrame, r encoders.Box) ([]pair, float64) {
-	qs := make([][]float32, len(frames))
-	for i, f := range frames {
-		qs[i] = encoders.RegionFrameDCT(f.vecs[0], r)
-	}
+// alignRegion aligns region k of encoders.Regions of the query's frames
+// with the same region of the candidate's, both rebuilt from their
+// whole-frame vectors (encoders.RegionFrameDCT).
+func alignRegion(frames []queryFrame, qb *queryBands, cf []candidateFrame, k int) ([]pair, float64) {
+	qs := qb.region(k)
 	cs := make([][]float32, len(cf))
 	for j, c := range cf {
-		cs[j] = encoders.RegionFrameDCT(c.vec, r)
+		cs[j] = encoders.RegionFrameDCT(c.vec, encoders.Regions[k])
 	}
 	chain, score := align(frames, cf, cropFloor, func(i, j int) float32 { return vecmath.Dot(qs[i], cs[j]) })
 	q := func(i int) []float32 { return qs[i] }
