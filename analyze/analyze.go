@@ -30,6 +30,12 @@ type Config struct {
 	// embeddings inside it are pooled into one vector. Defaults to
 	// DefaultAudioSegment.
 	AudioSegment time.Duration
+	// SpeechEvery embeds a speech window every SpeechEvery steps of the
+	// speech model (80 ms each): the windows are 760 ms long and a
+	// segment pools all of its own, so every other one (the default,
+	// DefaultSpeechEvery) pools to nearly the same vector at half the
+	// cost (bench pipeline prints the cosine). Thorough makes it 1.
+	SpeechEvery int
 	// OCREvery reads on-screen text on every OCREvery-th sampled frame
 	// (2: every other one). Defaults to DefaultOCREvery.
 	OCREvery int
@@ -56,6 +62,22 @@ type Config struct {
 	LabelSure      float32
 	LabelMeanScore float32
 	LabelMinFrames int
+	// HeavyChange and HeavyMaxGap choose the frames the costly frame
+	// models (CenterNet, the safety model) see: a sampled frame that
+	// differs from the last one they saw by at least HeavyChange (the
+	// mean absolute difference of 32×32 grey thumbnails, in [0, 1]), or
+	// that comes HeavyMaxGap after it (decode.FrameSpec Change and
+	// MaxGap). What they see in a frame holds for the frames up to the
+	// next: labels, safety classes, frame_centernet_v1's time ranges.
+	// Default to DefaultHeavyChange and DefaultHeavyMaxGap.
+	HeavyChange float64
+	HeavyMaxGap time.Duration
+	// Thorough turns off the savings that change results, for a
+	// benchmark's baseline or anyone who wants every frame seen: the
+	// decoder decodes every frame in full (decode.Config.FullDecode), the
+	// costly frame models see every sampled frame, and OCR runs its
+	// detector at full size on every frame it reads.
+	Thorough bool
 	// UnsafeThreshold is the probability of explicit content — P(Porn) +
 	// P(Hentai) — from which a frame counts as explicit. Defaults to
 	// DefaultUnsafeThreshold.
@@ -69,6 +91,7 @@ type Config struct {
 // The defaults of Config.
 const (
 	DefaultAudioSegment = 2 * time.Second
+	DefaultSpeechEvery  = 3
 	DefaultOCREvery     = 2
 	DefaultOCRWidth     = 640
 	DefaultMaxOCRFrames = 60
@@ -88,6 +111,11 @@ const (
 	// when a tenth of its frames or more are more likely explicit than not.
 	DefaultUnsafeThreshold = 0.5
 	DefaultUnsafeShare     = 0.1
+	// A frame that moved this little from the last one the costly models
+	// saw shows them nothing new (see docs/models.md for the measure on
+	// real media), and none goes unseen longer than HeavyMaxGap.
+	DefaultHeavyChange = 0.03
+	DefaultHeavyMaxGap = 4 * time.Second
 )
 
 func (c Config) withDefaults() Config {
@@ -102,7 +130,23 @@ func (c Config) withDefaults() Config {
 	c.LabelMinFrames = cmp.Or(c.LabelMinFrames, DefaultLabelMinFrames)
 	c.UnsafeThreshold = cmp.Or(c.UnsafeThreshold, DefaultUnsafeThreshold)
 	c.UnsafeShare = cmp.Or(c.UnsafeShare, DefaultUnsafeShare)
+	c.HeavyChange = cmp.Or(c.HeavyChange, DefaultHeavyChange)
+	c.HeavyMaxGap = cmp.Or(c.HeavyMaxGap, DefaultHeavyMaxGap)
+	c.SpeechEvery = cmp.Or(c.SpeechEvery, DefaultSpeechEvery)
+	if c.Thorough {
+		c.HeavyChange, c.HeavyMaxGap, c.SpeechEvery = 0, 0, 1
+		c.Decode.FullDecode = true
+	}
 	return c
+}
+
+// textGateSide is the size OCR's text gate looks at frames (textGate):
+// none when Thorough.
+func (c Config) textGateSide() int {
+	if c.Thorough {
+		return 0
+	}
+	return 320
 }
 
 // Validate checks the configuration, naming the first bad field.
@@ -110,6 +154,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.AudioSegment < 0:
 		return fmt.Errorf("analyze: AudioSegment %s is negative", c.AudioSegment)
+	case c.SpeechEvery < 0:
+		return fmt.Errorf("analyze: SpeechEvery %d is negative", c.SpeechEvery)
 	case c.OCREvery < 0:
 		return fmt.Errorf("analyze: OCREvery %d is negative", c.OCREvery)
 	case c.OCRWidth < 0 || c.OCRWidth > 4096:
@@ -126,6 +172,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("analyze: LabelMinFrames %d is negative", c.LabelMinFrames)
 	case c.UnsafeThreshold < 0 || c.UnsafeThreshold > 2 || c.UnsafeThreshold != c.UnsafeThreshold:
 		return fmt.Errorf("analyze: UnsafeThreshold %v is not in [0, 2]", c.UnsafeThreshold)
+	case c.HeavyChange < 0 || c.HeavyChange > 1 || c.HeavyChange != c.HeavyChange || c.HeavyMaxGap < 0:
+		return fmt.Errorf("analyze: HeavyChange %v is not in [0, 1] or HeavyMaxGap %s is negative", c.HeavyChange, c.HeavyMaxGap)
 	case c.UnsafeShare < 0 || c.UnsafeShare > 1 || c.UnsafeShare != c.UnsafeShare:
 		return fmt.Errorf("analyze: UnsafeShare %v is not in [0, 1]", c.UnsafeShare)
 	}
@@ -190,15 +238,15 @@ func New(cfg Config, m Models) (*Analyzer, error) {
 	a := &Analyzer{cfg: cfg}
 	a.stages = []Stage{
 		frameDCTStage{},
-		&speechStage{speech: m.Speech, vad: m.VAD, segment: cfg.AudioSegment},
+		&speechStage{speech: m.Speech, vad: m.VAD, segment: cfg.AudioSegment, every: cfg.SpeechEvery},
 		audioPrintStage{},
-		&ocrStage{ocr: m.OCR, every: cfg.OCREvery, width: cfg.OCRWidth, maxFrames: cfg.MaxOCRFrames},
+		&ocrStage{ocr: m.OCR, every: cfg.OCREvery, width: cfg.OCRWidth, maxFrames: cfg.MaxOCRFrames, gateSide: cfg.textGateSide()},
 		lexicalStage{},
 		semanticStage{m.Sentences},
-		&objectsStage{model: m.CenterNet, maxFrames: cfg.MaxObjectFrames, rule: labelRule{
+		&objectsStage{model: m.CenterNet, maxFrames: cfg.MaxObjectFrames, change: cfg.HeavyChange, maxGap: cfg.HeavyMaxGap, rule: labelRule{
 			minScore: cfg.LabelMinScore, sure: cfg.LabelSure, meanScore: cfg.LabelMeanScore, minFrames: cfg.LabelMinFrames,
 		}},
-		&safetyStage{model: m.Safety, maxFrames: cfg.MaxObjectFrames, unsafeThreshold: cfg.UnsafeThreshold, unsafeShare: cfg.UnsafeShare},
+		&safetyStage{model: m.Safety, maxFrames: cfg.MaxObjectFrames, change: cfg.HeavyChange, maxGap: cfg.HeavyMaxGap, unsafeThreshold: cfg.UnsafeThreshold, unsafeShare: cfg.UnsafeShare},
 	}
 	for _, c := range m.CLIP {
 		a.stages = append(a.stages, clipStage{c})
@@ -296,6 +344,11 @@ type Options struct {
 	// (an exact re-upload of one already indexed), the analysis stops there
 	// and Result.DuplicateOf says which.
 	Duplicate func(ctx context.Context, contentSHA256 string) (videoID string, err error)
+	// Budget, when above 0, is the most the analysis may cost, in
+	// CPU-seconds per minute of video: when its estimate is over, the
+	// costly frame models (CenterNet, OCR, the safety model) see fewer
+	// frames (fitBudget), and Result.Budget says what was skipped.
+	Budget float64
 	// Around, when set, runs the decode and then every stage through it,
 	// one after another rather than side by side, each under its name
 	// ("decode", then the stages' names): a benchmark measures what each
@@ -364,6 +417,8 @@ type Result struct {
 	// Safety is the content-safety summary, when it was asked for and its
 	// model is loaded.
 	Safety *Safety
+	// Budget is what Options.Budget did, when one was set.
+	Budget *Budget
 }
 
 // Count returns the number of segments per space.

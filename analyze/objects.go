@@ -11,17 +11,21 @@ import (
 	"github.com/mediavec/mediavec/encoders"
 )
 
-// objectsStage runs CenterNet on sampled frames: frame_centernet_v1 (a
-// learned frame embedding) when asked for, and the COCO object labels of
-// each frame, which also run for the text spaces. Each label believable in
-// the video (labelRule) becomes a label of the frames it is seen in (on
-// every frame segment sampled then), a line of the video's label summary,
-// and a text unit for each run of consecutive frames it is seen in,
-// counted once per frame, so that a text query finds the videos where an
-// object is there longest.
+// objectsStage runs CenterNet on the sampled frames that show something
+// new (Config.HeavyChange), each standing for the frames up to the next:
+// frame_centernet_v1 (a learned frame embedding, one point per frame seen,
+// spanning the frames it stands for) when asked for, and the COCO object
+// labels of each frame, which also run for the text spaces. Each label
+// believable in the video (labelRule) becomes a label of the frames it is
+// seen in (on every frame segment sampled then), a line of the video's
+// label summary, and a text unit for each run of consecutive frames it is
+// seen in, counted once per sampled frame, so that a text query finds the
+// videos where an object is there longest.
 type objectsStage struct {
 	model     *encoders.CenterNet
 	maxFrames int
+	change    float64 // Config.HeavyChange; 0 sees every sampled frame
+	maxGap    time.Duration
 	rule      labelRule
 }
 
@@ -60,7 +64,8 @@ func (s *objectsStage) Needs(r Request) (Needs, bool) {
 	// The whole frame squeezed to the model's square input (aspect ratio
 	// not kept), as the reference implementation feeds it; at most
 	// maxFrames of them, spread over the video.
-	square := decode.FrameSpec{Width: encoders.CenterNetInput, Height: encoders.CenterNetInput, Format: decode.RGB24, MaxImages: s.maxFrames}
+	square := decode.FrameSpec{Width: encoders.CenterNetInput, Height: encoders.CenterNetInput, Format: decode.RGB24, MaxImages: s.maxFrames,
+		Change: s.change, MaxGap: s.maxGap}
 	return Needs{Frames: []decode.FrameSpec{square}}, r.Wants(encoders.SpaceFrameCenterNet) || r.Text
 }
 
@@ -74,9 +79,11 @@ func (s *objectsStage) Run(ctx context.Context, in *Input, out *Output) error {
 		return &encoders.Error{Model: encoders.ModelObjectsCenterNet, Op: "detect objects", Err: err}
 	}
 	embed := in.Request.Wants(encoders.SpaceFrameCenterNet)
-	// Each label's best score in each frame it is seen in.
+	// Each label's best score in each sampled frame it is seen in: a
+	// frame the model saw counts for those it stands for.
 	scores := map[string][]float32{}
 	perFrame := make([]map[string]float32, len(found))
+	sampled := 0
 	for k, fo := range found {
 		perFrame[k] = map[string]float32{}
 		for _, d := range fo.Detections {
@@ -85,12 +92,15 @@ func (s *objectsStage) Run(ctx context.Context, in *Input, out *Output) error {
 			}
 		}
 		for l, sc := range perFrame[k] {
-			scores[l] = append(scores[l], sc)
+			for range frames[k].Stands {
+				scores[l] = append(scores[l], sc)
+			}
 		}
+		sampled += frames[k].Stands
 	}
 	counts := map[string]*ObjectCount{}
 	for l, seen := range scores {
-		if s.rule.believable(seen, len(found)) {
+		if s.rule.believable(seen, sampled) {
 			counts[l] = &ObjectCount{Label: l, Frames: len(seen), MaxScore: slices.Max(seen)}
 		}
 	}
@@ -115,11 +125,11 @@ func (s *objectsStage) Run(ctx context.Context, in *Input, out *Output) error {
 		for _, l := range labels {
 			if i, ok := open[l]; ok && out.Units[i].End == f.Start {
 				out.Units[i].End = f.End
-				out.Units[i].Times++
+				out.Units[i].Times += f.Stands
 				continue
 			}
 			open[l] = len(out.Units)
-			out.Units = append(out.Units, TextUnit{Start: f.Start, End: f.End, Text: l, Modality: "objects", Times: 1})
+			out.Units = append(out.Units, TextUnit{Start: f.Start, End: f.End, Text: l, Modality: "objects", Times: f.Stands})
 		}
 	}
 	for _, c := range counts {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -34,6 +35,9 @@ type planned struct {
 // plan chooses the stages for opts: those whose spaces are asked for, and
 // those that feed them (OCR and object labels for a text space).
 func (a *Analyzer) plan(opts Options) (*plan, error) {
+	if opts.Budget < 0 || math.IsNaN(opts.Budget) || math.IsInf(opts.Budget, 0) {
+		return nil, fmt.Errorf("analyze: Budget %v is not a CPU-seconds figure of 0 or more", opts.Budget)
+	}
 	spaces := opts.Spaces
 	if len(spaces) == 0 {
 		spaces = a.Defaults()
@@ -121,6 +125,9 @@ func (a *Analyzer) analyze(ctx context.Context, opts Options, decodeWith func(de
 			res.DuplicateOf = dup
 			return res, nil
 		}
+	}
+	if opts.Budget > 0 {
+		res.Budget = p.fitBudget(media, opts.Budget, res.Timings["decode"])
 	}
 	t1 := time.Now()
 	outs, err := p.run(ctx, media, opts.Around, res.Timings)
@@ -288,14 +295,15 @@ func (p *plan) merge(outs []*Output, res *Result) {
 		}
 	}
 	res.Segments = slices.DeleteFunc(res.Segments, func(s Segment) bool { return !p.req.Wants(s.Space) })
+	labelAt, probsAt := carried(labels), carried(probs)
 	for i, s := range res.Segments {
 		if s.Modality != "frame" {
 			continue
 		}
-		if l, ok := labels[s.Start]; ok {
+		if l, ok := labelAt(s.Start); ok {
 			res.Segments[i].Labels = l
 		}
-		if p, ok := probs[s.Start]; ok {
+		if p, ok := probsAt(s.Start); ok {
 			res.Segments[i].Safety = p
 		}
 	}
@@ -314,5 +322,23 @@ func (p *plan) merge(outs []*Output, res *Result) {
 		if v := vecmath.MeanNormalized(vecs); v != nil {
 			res.Pooled[space] = v
 		}
+	}
+}
+
+// carried returns a lookup of what a stage saw in the frame sampled at or
+// last before a time: a model that saw only the frames that changed
+// (Config.HeavyChange) labels each frame in between with what it saw last.
+func carried[V any](byTime map[time.Duration]V) func(time.Duration) (V, bool) {
+	times := slices.Sorted(maps.Keys(byTime))
+	return func(t time.Duration) (V, bool) {
+		i, found := slices.BinarySearch(times, t)
+		if !found {
+			i--
+		}
+		if i < 0 {
+			var zero V
+			return zero, false
+		}
+		return byTime[times[i]], true
 	}
 }

@@ -14,15 +14,17 @@ const ClassShareThreshold = 0.5
 
 // Safety is a video's content-safety summary (safety_nsfwjs_v1).
 type Safety struct {
-	// Frames is how many sampled frames were classified.
+	// Frames is how many sampled frames the classification covers: each
+	// frame the model saw counts for those sampled up to the next one it
+	// saw (analyze.Config.HeavyChange).
 	Frames int `json:"frames"`
 	// Max is each class's highest probability over those frames.
 	Max map[string]float32 `json:"max"`
 	// Share is, per class, the share of those frames whose probability of
 	// it is at least ClassShareThreshold.
 	Share map[string]float64 `json:"share"`
-	// UnsafeFrames is how many frames were explicit: P(Porn) + P(Hentai)
-	// at least Config.UnsafeThreshold.
+	// UnsafeFrames is how many of those frames were explicit: P(Porn) +
+	// P(Hentai) at least Config.UnsafeThreshold.
 	UnsafeFrames int `json:"unsafe_frames"`
 	// Unsafe says the video is not safe to show: at least
 	// Config.UnsafeShare of its classified frames are explicit, and at
@@ -38,6 +40,8 @@ type Safety struct {
 type safetyStage struct {
 	model                        *encoders.SafetyModel
 	maxFrames                    int
+	change                       float64 // Config.HeavyChange
+	maxGap                       time.Duration
 	unsafeThreshold, unsafeShare float64
 }
 
@@ -56,7 +60,8 @@ func (s *safetyStage) Loaded() bool { return s.model != nil }
 func (s *safetyStage) Needs(r Request) (Needs, bool) {
 	// The whole frame squeezed to the model's square input, as nsfwjs
 	// resizes whatever image it is given.
-	square := decode.FrameSpec{Width: encoders.NSFWInput, Height: encoders.NSFWInput, Format: decode.RGB24, MaxImages: s.maxFrames}
+	square := decode.FrameSpec{Width: encoders.NSFWInput, Height: encoders.NSFWInput, Format: decode.RGB24, MaxImages: s.maxFrames,
+		Change: s.change, MaxGap: s.maxGap}
 	return Needs{Frames: []decode.FrameSpec{square}}, r.Safety || r.Wants(encoders.SpaceFrameMobileNet)
 }
 
@@ -82,21 +87,25 @@ func (s *safetyStage) Run(ctx context.Context, in *Input, out *Output) error {
 	if !in.Request.Safety {
 		return nil
 	}
-	sum := &Safety{Frames: len(res), Max: map[string]float32{}, Share: map[string]float64{}}
+	sum := &Safety{Max: map[string]float32{}, Share: map[string]float64{}}
 	for _, name := range encoders.NSFWClasses {
 		sum.Max[name], sum.Share[name] = 0, 0
 	}
 	out.Probs = map[time.Duration][]float32{}
 	for k, fs := range res {
+		// A frame the model saw counts for the sampled frames it stands
+		// for (the same picture, or nearly).
+		n := frames[k].Stands
+		sum.Frames += n
 		out.Probs[frames[k].Start] = fs.Probs[:]
 		for c, name := range encoders.NSFWClasses {
 			sum.Max[name] = max(sum.Max[name], fs.Probs[c])
 			if fs.Probs[c] >= ClassShareThreshold {
-				sum.Share[name]++
+				sum.Share[name] += float64(n)
 			}
 		}
 		if float64(fs.Probs[encoders.ClassPorn]+fs.Probs[encoders.ClassHentai]) >= s.unsafeThreshold {
-			sum.UnsafeFrames++
+			sum.UnsafeFrames += n
 		}
 	}
 	if sum.Frames > 0 {

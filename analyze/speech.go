@@ -10,12 +10,14 @@ import (
 
 // speechStage embeds the audio track in audio_speech_v1: the speech
 // embeddings whose window starts inside each segment of the configured
-// length are pooled into one vector, which carries the share of the
+// length (one window every Config.SpeechEvery model steps) are pooled into
+// one vector, which carries the share of the
 // segment that is speech when the VAD model is loaded.
 type speechStage struct {
 	speech  *encoders.Speech
 	vad     *encoders.VAD // optional
 	segment time.Duration
+	every   int // Config.SpeechEvery
 }
 
 func (s *speechStage) Name() string { return "speech" }
@@ -31,7 +33,7 @@ func (s *speechStage) Needs(r Request) (Needs, bool) {
 }
 
 func (s *speechStage) Run(ctx context.Context, in *Input, out *Output) error {
-	embs, err := s.speech.Embed(ctx, in.Audio)
+	embs, err := s.speech.EmbedEvery(ctx, in.Audio, s.every)
 	if err != nil {
 		return err
 	}

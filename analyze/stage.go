@@ -120,7 +120,12 @@ type Input struct {
 type Frame struct {
 	Start, End time.Duration
 	Image      decode.Image
-	index      int // in media.Frames
+	// Stands is how many sampled frames this one stands for: itself and
+	// those after it, up to the next that carries the image. A stage
+	// whose spec skips frames (decode.FrameSpec Every or Change) counts
+	// what it saw in a frame Stands times, as if it had seen each.
+	Stands int
+	index  int // in media.Frames
 }
 
 // Frames returns the sampled frames that carry the stage's i-th image
@@ -134,10 +139,11 @@ func (in *Input) Frames(i int) []Frame {
 		}
 	}
 	for k := range out {
-		end := in.Info.Duration
+		end, next := in.Info.Duration, len(in.media.Frames)
 		if k+1 < len(out) {
-			end = out[k+1].Start
+			end, next = out[k+1].Start, out[k+1].index
 		}
+		out[k].Stands = next - out[k].index
 		if end <= out[k].Start {
 			end = out[k].Start + time.Second
 		}

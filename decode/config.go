@@ -163,6 +163,15 @@ type FrameSpec struct {
 	// ignored): a model that resizes its shorter side and crops gets no
 	// more pixels than it uses.
 	ShortSide int
+	// Change, when set, makes this image only of a sampled frame that
+	// shows something new: one that differs from the last frame it was
+	// made of by at least Change (the mean absolute difference of their
+	// 32×32 grey thumbnails, in [0, 1]; the scenes policy takes 0.12
+	// for a cut), or that comes MaxGap or more after it. A costly model reading
+	// the image then runs once per shot and change, not once per frame,
+	// and each frame it sees stands for those up to the next.
+	Change float64
+	MaxGap time.Duration
 }
 
 // Config sets how a source is sampled and what limits it must respect.
@@ -207,6 +216,11 @@ type Config struct {
 	// (one per core). A worker running N jobs at once should set about
 	// cores/N.
 	Threads int
+	// FullDecode decodes every frame. By default the decoder skips what
+	// sampling does not need (skip.go): at fps=N, frames between grid
+	// times that no sampled frame refers to. The sampled frames are the
+	// same either way, pixel for pixel.
+	FullDecode bool
 }
 
 // The defaults of Config.
@@ -269,6 +283,9 @@ func (c Config) validateFrames() error {
 	for i, f := range c.Frames {
 		if f.Every < 0 || f.MaxImages < 0 || f.ShortSide < 0 || f.ShortSide > 4096 {
 			return fmt.Errorf("decode: Frames[%d]: Every %d, MaxImages %d, ShortSide %d", i, f.Every, f.MaxImages, f.ShortSide)
+		}
+		if f.Change < 0 || f.Change > 1 || f.MaxGap < 0 {
+			return fmt.Errorf("decode: Frames[%d]: Change %v is not in [0, 1] or MaxGap %s is negative", i, f.Change, f.MaxGap)
 		}
 		if f.ShortSide > 0 {
 			continue

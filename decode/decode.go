@@ -147,7 +147,11 @@ func (d *decoder) run(ctx context.Context, r io.Reader, size int64) (*Media, err
 		idx := pkt.StreamIndex()
 		switch {
 		case d.video != nil && idx == d.video.stream.Index() && !d.framesDone:
-			err = d.decodeVideo(pkt, frame)
+			if d.video.skip != nil {
+				err = d.video.skip.push(pkt, d.video, func(p *astiav.Packet) error { return d.decodeVideo(p, frame) })
+			} else {
+				err = d.decodeVideo(pkt, frame)
+			}
 		case d.audio != nil && idx == d.audio.stream.Index():
 			err = d.decodeAudio(pkt, frame)
 		case d.subtitles[idx] != nil:
@@ -159,6 +163,11 @@ func (d *decoder) run(ctx context.Context, r io.Reader, size int64) (*Media, err
 		}
 	}
 	// Flush the decoders: a nil packet drains the frames they still hold.
+	if d.video != nil && d.video.skip != nil && !d.framesDone {
+		if err := d.video.skip.flush(d.video, func(p *astiav.Packet) error { return d.decodeVideo(p, frame) }); err != nil {
+			return nil, err
+		}
+	}
 	if d.video != nil && !d.framesDone {
 		if err := d.decodeVideo(nil, frame); err != nil {
 			return nil, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -25,6 +26,28 @@ type videoState struct {
 	thumb      *converter  // scenes policy
 	prevThumb  []byte
 	lastSample time.Duration
+	skip       *skipper // nil when every frame is decoded in full
+	// changeThumb makes the thumbnails Change specs compare; made[i] is
+	// the thumbnail and time of the frame spec i was last made of.
+	changeThumb *converter
+	made        []madeImage
+}
+
+// madeImage is the frame a Change spec's image was last made of.
+type madeImage struct {
+	thumb []byte
+	t     time.Duration
+}
+
+// novel reports whether spec i's image is to be made of the frame at t
+// with the grey thumbnail thumb (FrameSpec.Change), and if so records it.
+func (v *videoState) novel(i int, thumb []byte, t time.Duration) bool {
+	spec, m := v.specs[i], &v.made[i]
+	if m.thumb != nil && meanAbsDiff(m.thumb, thumb) < spec.Change && (spec.MaxGap == 0 || t-m.t < spec.MaxGap) {
+		return false
+	}
+	m.thumb, m.t = append(m.thumb[:0], thumb...), t
+	return true
 }
 
 // converter scales frames to one spec, re-creating its swscale context when
@@ -86,6 +109,9 @@ func (d *decoder) openVideo(s *astiav.Stream) (*videoState, error) {
 	}
 	v := &videoState{stream: s, codec: cc, rotation: streamRotation(s), next: 0}
 	v.step = time.Duration(float64(time.Second) / d.cfg.Sampling.FPS)
+	if v.skip = newSkipper(d.cfg, v); v.skip != nil {
+		d.onClose(v.skip.free)
+	}
 	for _, spec := range d.cfg.Frames {
 		cw, ch := s.CodecParameters().Width(), s.CodecParameters().Height()
 		switch {
@@ -115,6 +141,15 @@ func (d *decoder) openVideo(s *astiav.Stream) (*videoState, error) {
 		c := &converter{w: w, h: h, format: pf, flags: astiav.NewSoftwareScaleContextFlags(astiav.SoftwareScaleContextFlagArea)}
 		v.converters = append(v.converters, c)
 		d.onClose(c.free)
+	}
+	v.made = make([]madeImage, len(v.specs))
+	if slices.ContainsFunc(v.specs, func(s FrameSpec) bool { return s.Change > 0 }) {
+		// Area-averaged, unlike the scenes policy's: it compares frames
+		// a second or more apart, where point samples of fine detail
+		// would differ at the smallest move.
+		v.changeThumb = &converter{w: thumbSize, h: thumbSize, format: astiav.PixelFormatGray8,
+			flags: astiav.NewSoftwareScaleContextFlags(astiav.SoftwareScaleContextFlagArea)}
+		d.onClose(v.changeThumb.free)
 	}
 	if d.cfg.Sampling.Kind == PolicyScenes {
 		v.thumb = &converter{w: thumbSize, h: thumbSize, format: astiav.PixelFormatGray8,
@@ -193,11 +228,25 @@ func (d *decoder) consider(frame *astiav.Frame) error {
 		return nil
 	}
 	f := Frame{T: t, Key: frame.KeyFrame()}
+	var thumb []byte // for Change specs, made when the first needs it
 	for i, c := range v.converters {
 		spec := v.specs[i]
 		if spec.Every > 1 && len(d.media.Frames)%spec.Every != 0 {
 			f.Images = append(f.Images, Image{Spec: spec})
 			continue
+		}
+		if spec.Change > 0 {
+			if thumb == nil {
+				b, err := v.changeThumb.convert(frame)
+				if err != nil {
+					return d.fail(KindInvalid, "scale", err)
+				}
+				thumb = b
+			}
+			if !v.novel(i, thumb, t) {
+				f.Images = append(f.Images, Image{Spec: spec})
+				continue
+			}
 		}
 		b, err := c.convert(frame)
 		if err != nil {

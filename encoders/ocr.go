@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -435,6 +436,28 @@ func keepConfident(lines []TextLine, min float32) []TextLine {
 	return out
 }
 
+// TextScore is a cheap look for text: the detector run with the image
+// shrunk to side pixels on its longer side (a 640×360 frame at 320 costs a
+// quarter of the full detection), returning the highest probability of
+// text it gives any pixel. A frame without text scores low everywhere;
+// small print too small to find at that size still raises some pixels
+// above the frame's background, so a gate below the detector's own
+// threshold lets it through to the full detection.
+func (o *OCR) TextScore(rgb []byte, w, h, side int) (float32, error) {
+	if w <= 0 || h <= 0 || len(rgb) < w*h*3 {
+		return 0, &Error{Model: ModelOCR, Op: "text score", Err: fmt.Errorf("%d bytes for a %dx%d RGB image", len(rgb), w, h)}
+	}
+	prob, _, _, err := o.detectMap(rgb, w, h, side)
+	if err != nil {
+		return 0, &Error{Model: ModelOCR, Op: "text score", Err: err}
+	}
+	var best float32
+	for _, p := range prob {
+		best = max(best, p)
+	}
+	return best, nil
+}
+
 // detect runs the DB detector and returns the line boxes in image pixels.
 func (o *OCR) detect(rgb []byte, w, h int) ([]image.Rectangle, error) {
 	boxes, _, err := o.detectLines(rgb, w, h)
@@ -453,35 +476,9 @@ const minTilt = 3 * math.Pi / 180
 
 // detectLines is detect, with each line's tilt (nil when level).
 func (o *OCR) detectLines(rgb []byte, w, h int) ([]image.Rectangle, []*tilt, error) {
-	ratio := 1.0
-	if m := max(w, h); m > o.cfg.LimitSide {
-		ratio = float64(o.cfg.LimitSide) / float64(m)
-	}
-	dw := max(32, int(math.Round(float64(w)*ratio/32))*32)
-	dh := max(32, int(math.Round(float64(h)*ratio/32))*32)
-	// BGR planes, (x/255 − mean)/std with ImageNet's mean and std taken in
-	// the image's channel order, as PaddleOCR does on a cv2 (BGR) image.
-	mean := [3]float32{0.485, 0.456, 0.406}
-	std := [3]float32{0.229, 0.224, 0.225}
-	in := make([]float32, 3*dw*dh)
-	var mul, add [3]float32
-	for c := range 3 {
-		mul[c], add[c] = 1/(255*std[c]), -mean[c]/std[c]
-	}
-	resizeToPlanes(rgb, w, h, dw, dh, in, dw, dw*dh, mul, add)
-	input, err := ort.NewTensor(ort.NewShape(1, 3, int64(dh), int64(dw)), in)
+	prob, dw, dh, err := o.detectMap(rgb, w, h, o.cfg.LimitSide)
 	if err != nil {
 		return nil, nil, err
-	}
-	defer input.Destroy()
-	outputs := []ort.Value{nil}
-	if err := o.det.Run([]ort.Value{input}, outputs); err != nil {
-		return nil, nil, err
-	}
-	defer outputs[0].Destroy()
-	prob := outputs[0].(*ort.Tensor[float32]).GetData()
-	if len(prob) != dw*dh {
-		return nil, nil, fmt.Errorf("detector output has %d values, want %d", len(prob), dw*dh)
 	}
 	sx, sy := float64(w)/float64(dw), float64(h)/float64(dh)
 	type line struct {
@@ -529,6 +526,43 @@ func (o *OCR) detectLines(rgb []byte, w, h int) ([]image.Rectangle, []*tilt, err
 		boxes[i], tilts[i] = l.box, l.tilt
 	}
 	return boxes, tilts, nil
+}
+
+// detectMap runs the detector on the image shrunk to at most side pixels
+// on its longer side (in multiples of 32) and returns its map of text
+// probability, dw×dh.
+func (o *OCR) detectMap(rgb []byte, w, h, side int) (prob []float32, dw, dh int, err error) {
+	ratio := 1.0
+	if m := max(w, h); m > side {
+		ratio = float64(side) / float64(m)
+	}
+	dw = max(32, int(math.Round(float64(w)*ratio/32))*32)
+	dh = max(32, int(math.Round(float64(h)*ratio/32))*32)
+	// BGR planes, (x/255 − mean)/std with ImageNet's mean and std taken in
+	// the image's channel order, as PaddleOCR does on a cv2 (BGR) image.
+	mean := [3]float32{0.485, 0.456, 0.406}
+	std := [3]float32{0.229, 0.224, 0.225}
+	in := make([]float32, 3*dw*dh)
+	var mul, add [3]float32
+	for c := range 3 {
+		mul[c], add[c] = 1/(255*std[c]), -mean[c]/std[c]
+	}
+	resizeToPlanes(rgb, w, h, dw, dh, in, dw, dw*dh, mul, add)
+	input, err := ort.NewTensor(ort.NewShape(1, 3, int64(dh), int64(dw)), in)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer input.Destroy()
+	outputs := []ort.Value{nil}
+	if err := o.det.Run([]ort.Value{input}, outputs); err != nil {
+		return nil, 0, 0, err
+	}
+	defer outputs[0].Destroy()
+	prob = slices.Clone(outputs[0].(*ort.Tensor[float32]).GetData())
+	if len(prob) != dw*dh {
+		return nil, 0, 0, fmt.Errorf("detector output has %d values, want %d", len(prob), dw*dh)
+	}
+	return prob, dw, dh, nil
 }
 
 // straighten samples a turned line out of the image as a level RGB24

@@ -99,6 +99,14 @@ type SpeechEmbedding struct {
 // (16 kHz mono, values in [-1, 1]), in time order. Audio shorter than one
 // window gives none. The windows of concurrent calls share session calls.
 func (s *Speech) Embed(ctx context.Context, samples []float32) ([]SpeechEmbedding, error) {
+	return s.EmbedEvery(ctx, samples, 1)
+}
+
+// EmbedEvery is Embed with a window every every-th step (every·80 ms): a
+// caller that pools many windows into one vector needs fewer than the
+// model's own step, and each costs as much as the others.
+func (s *Speech) EmbedEvery(ctx context.Context, samples []float32, every int) ([]SpeechEmbedding, error) {
+	every = max(1, every)
 	if len(samples) < minSpeechSamp {
 		return nil, nil
 	}
@@ -107,10 +115,11 @@ func (s *Speech) Embed(ctx context.Context, samples []float32) ([]SpeechEmbeddin
 		return nil, &Error{Model: SpaceAudioSpeech, Op: "melspectrogram", Err: err}
 	}
 	nFrames := len(mels) / melBands
-	nWin := (nFrames-embFrames)/embStep + 1
+	step := embStep * every
+	nWin := (nFrames-embFrames)/step + 1
 	windows := make([][]float32, nWin)
 	for w := range windows {
-		off := w * embStep * melBands
+		off := w * step * melBands
 		windows[w] = mels[off : off+embFrames*melBands]
 	}
 	vecs, err := s.batch.Do(ctx, windows)
@@ -122,7 +131,7 @@ func (s *Speech) Embed(ctx context.Context, samples []float32) ([]SpeechEmbeddin
 	}
 	out := make([]SpeechEmbedding, nWin)
 	for i, v := range vecs {
-		start := time.Duration(i*embStep) * melFrameTime
+		start := time.Duration(i*step) * melFrameTime
 		out[i] = SpeechEmbedding{Start: start, End: start + SpeechWindow, Vector: v}
 	}
 	return out, nil

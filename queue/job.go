@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 )
@@ -33,14 +35,57 @@ const (
 // Job is one request to index a video: the versioned JSON that upstream
 // upload pipelines publish on mediavec.jobs.upload or .backfill.
 type Job struct {
-	V           int       `json:"v"`
-	JobID       string    `json:"job_id"`
-	VideoID     string    `json:"video_id"`
-	Source      string    `json:"source"`
-	Text        *JobText  `json:"text,omitempty"`
-	Spaces      []string  `json:"spaces,omitempty"`
-	Reprocess   bool      `json:"reprocess,omitempty"`
+	V         int      `json:"v"`
+	JobID     string   `json:"job_id"`
+	VideoID   string   `json:"video_id"`
+	Source    string   `json:"source"`
+	Text      *JobText `json:"text,omitempty"`
+	Spaces    []string `json:"spaces,omitempty"`
+	Reprocess bool     `json:"reprocess,omitempty"`
+	// Budget is the most the job's analysis may cost, in CPU-seconds per
+	// minute of video; over it, the costly frame models see fewer frames
+	// (the status and the indexed event say what was skipped). 0: the
+	// worker's default (none unless its --budget is set).
+	Budget      float64   `json:"budget,omitempty"`
 	SubmittedAt time.Time `json:"submitted_at"`
+}
+
+// Budget is what a job's compute budget did to its analysis.
+type Budget struct {
+	// Limit is the budget, in CPU-seconds per minute of video; Full and
+	// Estimate are the analysis's estimated cost before and after frames
+	// were skipped for it.
+	Limit    float64 `json:"limit"`
+	Full     float64 `json:"full"`
+	Estimate float64 `json:"estimate"`
+	// Skipped counts, by analysis stage, the frames it did not see.
+	Skipped map[string]int `json:"skipped,omitempty"`
+	// Met says the estimate is within the limit.
+	Met bool `json:"met"`
+}
+
+// Line says in words what the budget did.
+func (b *Budget) Line() string {
+	if b == nil {
+		return ""
+	}
+	line := fmt.Sprintf("budget %g CPU-s per video minute: estimated %.1f", b.Limit, b.Estimate)
+	if len(b.Skipped) > 0 {
+		names := make([]string, 0, len(b.Skipped))
+		for n := range b.Skipped {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		parts := make([]string, len(names))
+		for i, n := range names {
+			parts[i] = fmt.Sprintf("%s %d", n, b.Skipped[n])
+		}
+		line += fmt.Sprintf(" (%.1f in full), frames skipped: %s", b.Full, strings.Join(parts, ", "))
+	}
+	if !b.Met {
+		line += "; over budget even so"
+	}
+	return line
 }
 
 // JobText is caller-supplied text about the video.
@@ -76,6 +121,8 @@ func (j Job) Validate() error {
 		return fmt.Errorf("%w: \"video_id\" is longer than 256 bytes", ErrInvalidJob)
 	case j.Source == "":
 		return fmt.Errorf("%w: missing \"source\"", ErrInvalidJob)
+	case j.Budget < 0 || math.IsNaN(j.Budget) || math.IsInf(j.Budget, 0):
+		return fmt.Errorf("%w: \"budget\" %v is not a CPU-seconds figure of 0 or more", ErrInvalidJob, j.Budget)
 	}
 	u, err := url.Parse(j.Source)
 	if err != nil {

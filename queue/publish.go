@@ -227,6 +227,9 @@ type Event struct {
 	// Cut counts, by analysis stage, the texts longer than its model
 	// reads, which were embedded cut at its limit.
 	Cut map[string]int `json:"cut,omitempty"`
+	// Budget is what the job's compute budget did, when it had one:
+	// the frames the costly models skipped to keep to it.
+	Budget *Budget `json:"budget,omitempty"`
 	// DuplicateOf links an exact re-upload to the video it repeats.
 	DuplicateOf string    `json:"duplicate_of,omitempty"`
 	At          time.Time `json:"at"`

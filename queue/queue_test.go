@@ -26,6 +26,8 @@ func TestParseJob(t *testing.T) {
 		{"missing source", `{"v":1,"video_id":"v"}`, `missing "source"`},
 		{"bad scheme", `{"v":1,"video_id":"v","source":"ftp://h/a"}`, "scheme"},
 		{"long video id", `{"v":1,"video_id":"` + strings.Repeat("x", 300) + `","source":"file:///a"}`, "256"},
+		{"budget", `{"v":1,"video_id":"v","source":"file:///a","budget":6}`, ""},
+		{"negative budget", `{"v":1,"video_id":"v","source":"file:///a","budget":-1}`, `"budget" -1`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

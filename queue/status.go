@@ -35,6 +35,8 @@ type Status struct {
 	Labels map[string]int `json:"labels,omitempty"`
 	// DuplicateOf is the video an exact re-upload was recognised as.
 	DuplicateOf string `json:"duplicate_of,omitempty"`
+	// Budget is what the job's compute budget did, when it had one.
+	Budget *Budget `json:"budget,omitempty"`
 	// ContentKey identifies the bytes (and spaces) an indexed video was
 	// made from: a content-hash entry naming this video counts only while
 	// the video still holds those bytes.

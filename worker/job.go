@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -94,7 +95,7 @@ func (w *Worker) Write(ctx context.Context, job queue.Job, res *analyze.Result) 
 // content hashes are. Benchmarks analyse with them too, to measure what a
 // job costs.
 func (w *Worker) AnalysisOptions(job queue.Job) analyze.Options {
-	opts := analyze.Options{Spaces: job.Spaces, Thumbnails: w.cfg.Thumbs != nil, Safety: true}
+	opts := analyze.Options{Spaces: job.Spaces, Thumbnails: w.cfg.Thumbs != nil, Safety: true, Budget: cmp.Or(job.Budget, w.cfg.Budget)}
 	if job.Text != nil {
 		opts.Title, opts.Caption, opts.Hashtags = job.Text.Title, job.Text.Caption, job.Text.Hashtags
 	}

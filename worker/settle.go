@@ -81,7 +81,8 @@ func (w *Worker) settle(ctx context.Context, msg jetstream.Msg, job queue.Job, a
 	if out.err == nil {
 		counts, labels := res.Count(), labelSummary(res)
 		st := queue.Status{VideoID: job.VideoID, State: queue.StateIndexed, JobID: job.JobID, Source: job.Source,
-			Attempts: attempts, Duration: res.Info.Duration.Seconds(), Spaces: counts, Labels: labels, Generation: w.cfg.Generation}
+			Attempts: attempts, Duration: res.Info.Duration.Seconds(), Spaces: counts, Labels: labels, Generation: w.cfg.Generation,
+			Budget: budgetOf(res.Budget)}
 		if res.ContentSHA256 != "" {
 			st.ContentKey = contentKey(res.ContentSHA256, w.jobSpaces(job))
 		}
@@ -95,12 +96,15 @@ func (w *Worker) settle(ctx context.Context, msg jetstream.Msg, job queue.Job, a
 		for k, v := range res.Timings {
 			stages[k] = float64(v.Microseconds()) / 1000
 		}
+		if b := st.Budget; b != nil && (len(b.Skipped) > 0 || !b.Met) {
+			log.Info("job kept to its compute budget", "budget", b.Line())
+		}
 		if len(res.Cut) > 0 {
 			log.Warn("texts longer than their model reads were embedded cut at its limit", "cut", res.Cut)
 		}
 		unsafe := res.Safety != nil && res.Safety.Unsafe
 		if err := w.publishEvent(ctx, queue.Event{VideoID: job.VideoID, JobID: job.JobID, State: queue.StateIndexed, Spaces: counts, Stages: stages, Labels: labels, Cut: res.Cut,
-			Safety: SafetyScores(res.Safety), Unsafe: unsafe}); err != nil {
+			Safety: SafetyScores(res.Safety), Unsafe: unsafe, Budget: st.Budget}); err != nil {
 			// Downstream consumers learn of the video only from its event:
 			// a redelivery rewrites the same points and status and tries
 			// the event again.
@@ -197,4 +201,12 @@ func (w *Worker) publishEvent(ctx context.Context, ev queue.Event) error {
 		w.log.Debug("event not published yet; retrying", "video_id", ev.VideoID, "err", err, "retry_in", wait)
 		sleep(ctx, wait)
 	}
+}
+
+// budgetOf is what a job's budget did, for its status and event.
+func budgetOf(b *analyze.Budget) *queue.Budget {
+	if b == nil {
+		return nil
+	}
+	return &queue.Budget{Limit: b.Limit, Full: b.Full, Estimate: b.Estimate, Skipped: b.Skipped, Met: b.Met}
 }

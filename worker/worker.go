@@ -72,6 +72,9 @@ type Config struct {
 	// spaces is recorded as a duplicate of it instead of embedded again
 	// (unless the job says reprocess).
 	Contents *queue.Contents
+	// Budget is the compute budget of a job that sets none, in
+	// CPU-seconds per minute of video (queue.Job.Budget); 0: none.
+	Budget float64
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }

@@ -88,6 +88,12 @@ func start(t *testing.T, maxAttempts int) *harness {
 // setup makes the server, topology, index and worker, but runs nothing.
 func setup(t *testing.T, topo queue.Topology) *harness {
 	t.Helper()
+	return setupWith(t, topo, testAnalyzer(t))
+}
+
+// setupWith is setup with the worker's analyzer.
+func setupWith(t *testing.T, topo queue.Topology, a *analyze.Analyzer) *harness {
+	t.Helper()
 	ctx := t.Context()
 	srv, err := queue.StartEmbedded(queue.EmbeddedConfig{StoreDir: t.TempDir(), Port: -1})
 	if err != nil {
@@ -120,7 +126,7 @@ func setup(t *testing.T, topo queue.Topology) *harness {
 	}
 	h := &harness{js: js, lanes: lanes, statuses: statuses, store: &flakyStore{Index: idx}}
 	h.worker, err = New(Config{Concurrency: 1, RetryBase: 20 * time.Millisecond, FetchWait: 100 * time.Millisecond, Contents: contents,
-		Logger: slog.New(slog.NewTextHandler(t.Output(), nil))}, js, lanes, statuses, testAnalyzer(t), h.store)
+		Logger: slog.New(slog.NewTextHandler(t.Output(), nil))}, js, lanes, statuses, a, h.store)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -175,24 +175,34 @@ func runBenchPipeline(ctx context.Context, args []string, stdout, stderr io.Writ
 	fs := newFlags("bench pipeline", "bench pipeline [flags]", stderr)
 	models := fs.String("models", encoders.DefaultModelsDir(), "models folder")
 	ortLib := fs.String("ort-lib", encoders.DefaultORTLib(), "ONNX Runtime shared library")
-	clips := fs.Int("clips", bench.DefaultPipeline.Clips, "generated clips")
+	var names []string
+	for _, c := range bench.PipelineMix() {
+		names = append(names, c.Name)
+	}
+	clips := fs.String("clips", "", "comma-separated clips of the mix to run (default: all of "+strings.Join(names, ", ")+")")
 	seconds := fs.Int("seconds", bench.DefaultPipeline.Seconds, "length of each clip")
-	size := fs.String("size", fmt.Sprintf("%dx%d", bench.DefaultPipeline.Width, bench.DefaultPipeline.Height), "size of the clips")
+	runs := fs.Int("runs", bench.DefaultPipeline.Runs, "runs of each configuration, interleaved; medians are reported")
+	queued := fs.Int("queue", bench.DefaultPipeline.Queue, "times the pipeline pass queues the mix (a worker at capacity always has a next job)")
+	long := fs.Bool("long", true, "also measure a 10-minute clip against its first 30 seconds")
 	concurrency := fs.Int("concurrency", 0, "jobs in flight in the pipeline (default: the cores)")
+	cache := fs.String("cache", filepath.Join(os.TempDir(), "mediavec-bench"), "folder that keeps the generated clips between runs")
 	ocrShare := fs.Bool("ocr-share", true, "also measure on-screen text's share of a job on opencv-doc's video with and without captions, with and without Tesseract")
+	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	wi, hi, err := parseSize(*size)
-	if err != nil {
-		return err
+	cfg := bench.PipelineConfig{Seconds: *seconds, Runs: *runs, Queue: *queued, Long: *long, Concurrency: *concurrency, ModelsDir: *models, ORTLib: *ortLib, CacheDir: *cache, Log: stderr}
+	if *quiet {
+		cfg.Log = nil
 	}
-	cfg := bench.PipelineConfig{Clips: *clips, Seconds: *seconds, Width: wi, Height: hi, Concurrency: *concurrency, ModelsDir: *models, ORTLib: *ortLib}
-	if _, err = bench.Pipeline(ctx, cfg, stdout); err != nil || !*ocrShare {
+	if *clips != "" {
+		cfg.Clips = strings.Split(*clips, ",")
+	}
+	if _, err := bench.Pipeline(ctx, cfg, stdout); err != nil || !*ocrShare {
 		return err
 	}
 	fmt.Fprintln(stdout)
-	_, err = bench.OCRShare(ctx, cfg, stdout)
+	_, err := bench.OCRShare(ctx, cfg, stdout)
 	return err
 }
 

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -62,8 +63,12 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	backfill := fs.Bool("backfill", false, "queue on the backfill lane instead of the upload lane")
 	reprocess := fs.Bool("reprocess", false, "re-embed even if the video is already indexed")
 	wait := fs.Duration("wait", 0, "wait up to this long for each video to be indexed or fail, and exit 1 if any failed")
+	budget := fs.Float64("budget", 0, "compute budget in CPU-seconds per minute of video: over it, the costly frame models see fewer frames, and the status says what was skipped (0: the worker's)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *budget < 0 || math.IsNaN(*budget) || math.IsInf(*budget, 0) {
+		return fmt.Errorf("%w: --budget %v is not a CPU-seconds figure of 0 or more", errUsage, *budget)
 	}
 	srcs := fs.Args()
 	if len(srcs) == 0 {
@@ -91,6 +96,7 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			job.Text = &queue.JobText{Title: *title}
 		}
 		job.Reprocess = *reprocess
+		job.Budget = *budget
 		if _, err := queue.Submit(ctx, js, statuses, job, *backfill); err != nil {
 			return err
 		}
@@ -207,6 +213,9 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			parts[i] = fmt.Sprintf("%s (%d frames)", l, st.Labels[l])
 		}
 		fmt.Fprintf(stdout, "objects:  %s\n", strings.Join(parts, ", "))
+	}
+	if st.Budget != nil {
+		fmt.Fprintf(stdout, "budget:   %s\n", st.Budget.Line())
 	}
 	return nil
 }

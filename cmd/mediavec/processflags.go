@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,9 +58,10 @@ func (o modelOptions) apply(cfg *app.Config) error {
 // they are sampled.
 type decodeOptions struct {
 	roots, allowHosts, sampling *string
-	allowPrivate                *bool
+	allowPrivate, thorough      *bool
 	threads                     *int
 	maxDuration                 *time.Duration
+	budget                      *float64
 }
 
 func decodeFlags(fs *flag.FlagSet) decodeOptions {
@@ -70,6 +72,8 @@ func decodeFlags(fs *flag.FlagSet) decodeOptions {
 		sampling:     fs.String("sampling", decode.DefaultSampling, "frame sampling policy: fps=N, keyframes or scenes[=THRESHOLD]"),
 		threads:      fs.Int("decode-threads", 0, "video decoder threads per job (default: cores ÷ jobs in flight)"),
 		maxDuration:  fs.Duration("max-duration", decode.DefaultMaxDuration, "longest video accepted"),
+		budget:       fs.Float64("budget", 0, "compute budget of a job that sets none, in CPU-seconds per minute of video: over it, the costly frame models see fewer frames (0: none)"),
+		thorough:     fs.Bool("thorough", false, "decode every frame and run the costly frame models on every sampled frame (the defaults before frames were chosen by change; slower)"),
 	}
 }
 
@@ -82,10 +86,15 @@ func (o decodeOptions) apply(cfg *app.Config) error {
 	if *o.roots == rootsAny {
 		roots = nil
 	}
+	if *o.budget < 0 || math.IsNaN(*o.budget) || math.IsInf(*o.budget, 0) {
+		return fmt.Errorf("%w: --budget %v is not a CPU-seconds figure of 0 or more", errUsage, *o.budget)
+	}
 	cfg.Analyze.Decode = decode.Config{
 		Sampling: policy, Roots: roots, MaxDuration: *o.maxDuration, Threads: *o.threads,
 		HTTP: decode.HTTPPolicy{AllowPrivate: *o.allowPrivate, AllowHosts: lists.Split(*o.allowHosts)},
 	}
+	cfg.Analyze.Thorough = *o.thorough
+	cfg.Worker.Budget = *o.budget
 	return nil
 }
 
