@@ -149,6 +149,9 @@ func (d *decoder) run(ctx context.Context, r io.Reader, size int64) (*Media, err
 		case d.video != nil && idx == d.video.stream.Index() && !d.framesDone:
 			if d.video.skip != nil {
 				err = d.video.skip.push(pkt, d.video, func(p *astiav.Packet) error { return d.decodeVideo(p, frame) })
+				if de := (*Error)(nil); err != nil && !errors.As(err, &de) {
+					err = d.fail(KindTransient, "decode video", err) // holding the packet failed
+				}
 			} else {
 				err = d.decodeVideo(pkt, frame)
 			}

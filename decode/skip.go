@@ -7,6 +7,7 @@ package decode
 import "C"
 
 import (
+	"errors"
 	"slices"
 	"unsafe"
 
@@ -101,7 +102,11 @@ func newSkipper(cfg Config, v *videoState) *skipper {
 // those now due, oldest first, each with the decoder told what it may
 // skip of it.
 func (s *skipper) push(pkt *astiav.Packet, v *videoState, decode func(*astiav.Packet) error) error {
-	s.pending = append(s.pending, heldPacket{pkt: pkt.Clone(), pts: pkt.Pts(), fresh: s.fresh(pkt)})
+	held := pkt.Clone()
+	if held == nil {
+		return errors.New("cannot hold a packet: out of memory")
+	}
+	s.pending = append(s.pending, heldPacket{pkt: held, pts: pkt.Pts(), fresh: s.fresh(pkt)})
 	for len(s.pending) > lookahead {
 		if err := s.decodeHead(v, decode); err != nil {
 			return err
